@@ -1,0 +1,45 @@
+"""`db upgrade`: create or migrate the schema."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from billing_desk.cli.context import Context
+from billing_desk.domain.errors import ConfigurationError
+from billing_desk.store import migrate
+from billing_desk.store.engine import create_store_engine
+
+
+def register(sub: Any) -> None:
+    db = sub.add_parser("db", help="the store's schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = db_sub.add_parser("upgrade", help="create or migrate the schema (idempotent)")
+    up.set_defaults(handler=_upgrade)
+
+
+def _upgrade(ctx: Context, _args: argparse.Namespace) -> int:
+    url = ctx.options.db_url
+    password = None if url.startswith("sqlite") else ctx.db_password()
+    if url.startswith("sqlite"):
+        from pathlib import Path
+
+        from billing_desk.store.engine import parse_url
+
+        database = parse_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_store_engine(url, password)
+    try:
+        before = migrate.schema_state(engine)
+        migrate.upgrade(engine)
+        head = migrate.head_revision()
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(migrate.describe_db_error(url, exc)) from None
+    finally:
+        engine.dispose()
+    result = {"revision": head, "was": before.value}
+    ctx.emit(result, f"schema at {head} (was {before.value})")
+    return 0

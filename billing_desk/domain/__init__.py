@@ -1,0 +1,1 @@
+"""Pure business rules: money, currencies, ledger, reconciliation, corrections. Stdlib only."""

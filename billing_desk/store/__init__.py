@@ -1,0 +1,1 @@
+"""Persistence: typed models, Alembic migrations, the unit of work, search, DB-side guards."""

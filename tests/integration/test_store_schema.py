@@ -1,0 +1,71 @@
+"""The store opens, migrates, backs up and refuses what it must, on both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from billing_desk.domain.errors import ConfigurationError
+from billing_desk.store.engine import create_store_engine
+from billing_desk.store.migrate import (
+    SchemaState,
+    head_revision,
+    open_store,
+    schema_state,
+    upgrade,
+)
+
+
+def test_upgrade_is_idempotent(engine: Engine) -> None:
+    assert schema_state(engine) is SchemaState.CURRENT
+    assert upgrade(engine) is SchemaState.CURRENT
+
+
+def test_newer_schema_is_refused(engine: Engine, db_url: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ConfigurationError, match="newer than this version"):
+        open_store(db_url)
+
+
+def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
+def test_sqlite_store_behind_is_backed_up_then_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    eng = create_store_engine(url)
+    upgrade(eng)
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    eng.dispose()
+    opened = open_store(url)
+    try:
+        assert schema_state(opened) is SchemaState.CURRENT
+    finally:
+        opened.dispose()
+    backups = list(tmp_path.glob("store.sqlite3.before-*.bak"))
+    assert len(backups) == 1
+    with sqlite3.connect(backups[0]) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    assert head_revision() != "0001"
+
+
+def test_corrupt_sqlite_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigurationError, match="not a readable SQLite database"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_unreachable_postgres_is_one_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="cannot open the store") as info:
+        open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)
