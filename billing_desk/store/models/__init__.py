@@ -11,3 +11,6 @@ from billing_desk.store.models.ledger import (
 )
 
 __all__ = ["Base", "Customer", "Increment", "IngestBatch", "Line", "OutboxOperation", "Setting"]
+
+# Each concern's tables register themselves on import.
+from billing_desk.store.models import corrections, stripe_cache, sync  # noqa: F401

@@ -1,4 +1,4 @@
-"""The sync engine: Stripe object cache, event cursor, API call statistics, worker leases.
+"""The sync engine: outbox leases, invoices per period, API call statistics, worker state.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,1 @@
+"""Tables of corrections, approvals, holds, the audit trail and staff: owned by corrections."""

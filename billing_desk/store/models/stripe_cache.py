@@ -1,0 +1,1 @@
+"""Tables of the Stripe cache (pull side): owned by the pull engine."""

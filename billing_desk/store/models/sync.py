@@ -1,0 +1,1 @@
+"""Tables of the sync engine (push side): owned by the sync engine."""
