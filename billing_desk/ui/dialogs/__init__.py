@@ -1,0 +1,1 @@
+"""Self-contained dialogs for the interventions on an invoice."""
