@@ -1,0 +1,1 @@
+"""One module per view; the main window only wires them together."""
