@@ -1,0 +1,554 @@
+"""The sync engine's store queries: outbox claims and leases, outcomes, invoices per period,
+worker heartbeats and API statistics.
+
+Claims take whole customers: every due operation of up to N customers that no other live
+worker holds, so one customer's operations (create the customer, push its lines, create and
+finalize its invoice) are never sent by two workers at once and keep their order. On SQLite
+the claim is a conditional UPDATE inside a transaction begun IMMEDIATE (the caller's
+`UnitOfWork(write=True)`); on PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`
+under a transaction-scoped advisory lock that serializes claimers (so two workers can never
+each take part of one customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from billing_desk.store.models import Customer, Line, OutboxOperation
+from billing_desk.store.models.sync import PeriodInvoice, SyncApiCalls, SyncError, SyncWorker
+from billing_desk.store.sync_ops import (
+    CLAIMED,
+    CREATE_CUSTOMER,
+    CREATE_INVOICE,
+    DONE,
+    NEEDS_ATTENTION,
+    PENDING,
+    PUSH_LINE,
+    SUPERSEDED,
+    customer_key,
+    queue_operation,
+)
+
+CLAIM_LOCK_ID = 0x6264_7379  # "bdsy": the advisory lock claimers take on PostgreSQL
+
+Outbox = OutboxOperation
+STRIPE_OBJECT = OutboxOperation.__table__.c.stripe_object_id
+
+
+@dataclass(frozen=True)
+class ClaimScope:
+    """Which due operations a pass takes.
+
+    - `customer`: on demand: every due operation of this customer, whatever the interval.
+    - `close_period`: at close: line pushes of this period and earlier, customers, invoices.
+    - otherwise the interval policy: a line push is due once its line's oldest unsynced change
+      is older than `interval_cutoff` (None: at once); other operations when their time comes.
+    """
+
+    customer: str | None = None
+    close_period: str | None = None
+    interval_cutoff: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedOp:
+    id: int
+    kind: str
+    customer_id: str
+    line_id: int | None
+    target_version: int | None
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    first_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+
+    @staticmethod
+    def of(row: OutboxOperation) -> ClaimedOp:
+        return ClaimedOp(
+            id=row.id,
+            kind=row.kind,
+            customer_id=row.customer_id,
+            line_id=row.line_id,
+            target_version=row.target_version,
+            key=row.idempotency_key,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            first_attempt_at=row.first_attempt_at,
+            next_attempt_at=row.next_attempt_at,
+        )
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            Outbox.state == PENDING,
+            or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
+        ),
+        and_(Outbox.state == CLAIMED, Outbox.lease_expires_at < now),
+    )
+
+
+def _policy(scope: ClaimScope) -> ColumnElement[bool]:
+    if scope.customer is not None:
+        return Outbox.customer_id == scope.customer
+    if scope.close_period is not None:
+        return or_(
+            and_(Outbox.kind == PUSH_LINE, Line.period <= scope.close_period),
+            Outbox.kind.in_((CREATE_CUSTOMER, CREATE_INVOICE)),
+        )
+    if scope.interval_cutoff is None:
+        return Outbox.id.is_not(None)
+    changed = func.coalesce(Line.dirty_since, Outbox.created_at)
+    # Once a period is closed its draft is under review: changes go to Stripe at once.
+    closed = (
+        select(PeriodInvoice.id)
+        .where(PeriodInvoice.customer_id == Outbox.customer_id, PeriodInvoice.period == Line.period)
+        .exists()
+    )
+    return or_(Outbox.kind != PUSH_LINE, changed <= scope.interval_cutoff, closed)
+
+
+def claim(
+    session: Session,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    scope: ClaimScope,
+    max_customers: int,
+) -> list[ClaimedOp]:
+    """Lease the due operations of up to `max_customers` customers to `worker`.
+
+    Run inside a write unit of work and commit right after. Customers without a Stripe id get
+    their `create_customer` operation queued (and claimed) here.
+    """
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    if is_pg:
+        session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_ID)))
+    held_elsewhere = select(Outbox.customer_id).where(
+        Outbox.state == CLAIMED, Outbox.lease_expires_at >= now, Outbox.lease_owner != worker
+    )
+    wanted = and_(_due(now), _policy(scope), Outbox.customer_id.not_in(held_elsewhere))
+    customers = list(
+        session.scalars(
+            select(Outbox.customer_id)
+            .outerjoin(Line, Line.id == Outbox.line_id)
+            .where(wanted)
+            .group_by(Outbox.customer_id)
+            .order_by(func.min(Outbox.id))
+            .limit(max_customers)
+        )
+    )
+    if not customers:
+        return []
+    for customer_id in session.scalars(
+        select(Customer.id).where(Customer.id.in_(customers), Customer.stripe_customer_id.is_(None))
+    ):
+        queue_operation(
+            session,
+            kind=CREATE_CUSTOMER,
+            customer_id=customer_id,
+            key=customer_key(customer_id),
+            payload={},
+            now=now,
+        )
+    rows_query = (
+        select(Outbox)
+        .outerjoin(Line, Line.id == Outbox.line_id)
+        .where(Outbox.customer_id.in_(customers), or_(wanted, Outbox.kind == CREATE_CUSTOMER))
+        .where(_due(now))
+        .order_by(Outbox.id)
+    )
+    if is_pg:
+        rows_query = rows_query.with_for_update(skip_locked=True, of=Outbox)
+    rows = list(session.scalars(rows_query))
+    if not rows:
+        return []
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_([r.id for r in rows]))
+        .values(state=CLAIMED, lease_owner=worker, lease_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return [ClaimedOp.of(r) for r in rows]
+
+
+def renew_leases(session: Session, worker: str, now: datetime, lease: timedelta) -> int:
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.state == CLAIMED, Outbox.lease_owner == worker)
+        .values(lease_expires_at=now + lease)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _held(session: Session, op_id: int, worker: str) -> OutboxOperation | None:
+    """The row, if `worker` still holds its lease (else another worker owns its outcome)."""
+    row = session.get(Outbox, op_id, with_for_update=True)
+    if row is None or row.state != CLAIMED or row.lease_owner != worker:
+        return None
+    return row
+
+
+def begin_attempt(
+    session: Session, op_id: int, worker: str, now: datetime, request: dict[str, Any] | None
+) -> bool:
+    """Record that the operation is about to be sent (before the first byte leaves).
+
+    `request`, when given and none is frozen yet, is frozen into the payload so every retry
+    sends exactly the same parameters under the same key. False if the lease was lost.
+    """
+    row = _held(session, op_id, worker)
+    if row is None:
+        return False
+    row.attempts += 1
+    row.first_attempt_at = row.first_attempt_at or now
+    row.last_attempt_at = now
+    if request is not None and "request" not in (row.payload or {}):
+        row.payload = {**(row.payload or {}), "request": request}
+    return True
+
+
+def finish(
+    session: Session,
+    op_id: int,
+    worker: str,
+    now: datetime,
+    *,
+    state: str,
+    stripe_object_id: str | None = None,
+    error: str | None = None,
+    next_attempt_at: datetime | None = None,
+    payload_update: dict[str, Any] | None = None,
+) -> bool:
+    """Settle or release a claimed operation. `state` is done, needs_attention, superseded or
+    pending (released: tried again at `next_attempt_at`). False if the lease was lost."""
+    row = _held(session, op_id, worker)
+    if row is None:
+        return False
+    if state == PENDING and row.attempts == 0 and row.line_id is not None:
+        # Released unsent while ingest queued a newer push for the line: that one covers it.
+        newer = session.scalar(
+            select(Outbox.id).where(
+                Outbox.line_id == row.line_id,
+                Outbox.state == PENDING,
+                Outbox.attempts == 0,
+                Outbox.id != row.id,
+            )
+        )
+        if newer is not None:
+            state = SUPERSEDED
+    row.state = state
+    row.lease_owner = None
+    row.lease_expires_at = None
+    if payload_update:
+        row.payload = {**(row.payload or {}), **payload_update}
+    if state == PENDING:
+        row.next_attempt_at = next_attempt_at
+        row.last_error = error
+    elif state in (DONE, SUPERSEDED):
+        row.done_at = now
+        row.last_error = None
+    else:
+        row.done_at = now
+        row.last_error = error
+    if stripe_object_id is not None:
+        session.execute(
+            update(Outbox).where(Outbox.id == op_id).values({STRIPE_OBJECT: stripe_object_id})
+        )
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the newer push appeared concurrently (PostgreSQL): yield to it
+        row.state = SUPERSEDED
+        row.done_at = now
+    return True
+
+
+def release_all(session: Session, worker: str) -> int:
+    """Give back every lease `worker` holds (a clean stop): the rows are due again at once."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.state == CLAIMED, Outbox.lease_owner == worker)
+        .values(state=PENDING, lease_owner=None, lease_expires_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Lines
+
+
+def record_line_pushed(
+    session: Session, line_id: int, version: int, item_id: str | None, now: datetime
+) -> None:
+    """Stripe holds `version` of the line (as invoice item `item_id`; None once deleted)."""
+    line = session.get(Line, line_id, with_for_update=True)
+    if line is None:
+        return
+    if line.synced_version is not None and line.synced_version > version:
+        return  # a newer version was recorded already
+    line.synced_version = version
+    line.stripe_invoice_item = item_id
+    if version >= line.version:
+        line.sync_state = "synced"
+        line.dirty_since = None
+    else:
+        line.sync_state = "pending"
+
+
+def record_line_attention(session: Session, line_id: int) -> None:
+    line = session.get(Line, line_id)
+    if line is not None:
+        line.sync_state = "needs_attention"
+
+
+# Invoices per period
+
+
+def period_invoice(session: Session, customer_id: str, period: str) -> PeriodInvoice | None:
+    return session.scalar(
+        select(PeriodInvoice).where(
+            PeriodInvoice.customer_id == customer_id, PeriodInvoice.period == period
+        )
+    )
+
+
+def open_period_invoices(session: Session, customer_id: str) -> dict[str, PeriodInvoice]:
+    """The customer's invoices that exist in Stripe, by period."""
+    rows = session.scalars(
+        select(PeriodInvoice).where(
+            PeriodInvoice.customer_id == customer_id,
+            PeriodInvoice.stripe_invoice_id.is_not(None),
+        )
+    )
+    return {r.period: r for r in rows}
+
+
+def update_period_invoice(
+    session: Session, customer_id: str, period: str, now: datetime, **values: Any
+) -> None:
+    session.execute(
+        update(PeriodInvoice)
+        .where(PeriodInvoice.customer_id == customer_id, PeriodInvoice.period == period)
+        .values(updated_at=now, **values)
+    )
+
+
+def mark_invoice_status(
+    session: Session, stripe_invoice_id: str, status: str, now: datetime
+) -> None:
+    session.execute(
+        update(PeriodInvoice)
+        .where(PeriodInvoice.stripe_invoice_id == stripe_invoice_id)
+        .values(status=status, updated_at=now)
+    )
+
+
+def unsettled_pushes(session: Session, customer_id: str, period: str) -> int:
+    """Line pushes of the customer's period still queued or in flight."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .join(Line, Line.id == Outbox.line_id)
+            .where(
+                Outbox.customer_id == customer_id,
+                Outbox.kind == PUSH_LINE,
+                Outbox.state.in_((PENDING, CLAIMED)),
+                Line.period == period,
+            )
+        )
+        or 0
+    )
+
+
+def uninvoiced_earlier_periods(session: Session, customer_id: str, period: str) -> list[str]:
+    """Earlier periods of the customer with lines but no Stripe invoice yet.
+
+    Pending invoice items are swept into the next invoice created for the customer, whatever
+    their period: a later period's lines wait as long as an earlier one is not invoiced.
+    """
+    invoiced = select(PeriodInvoice.period).where(
+        PeriodInvoice.customer_id == customer_id, PeriodInvoice.stripe_invoice_id.is_not(None)
+    )
+    return list(
+        session.scalars(
+            select(Line.period)
+            .where(
+                Line.customer_id == customer_id,
+                Line.period < period,
+                Line.voided.is_(False),
+                Line.period.not_in(invoiced),
+            )
+            .distinct()
+        )
+    )
+
+
+def period_lines(session: Session, customer_id: str, period: str) -> Sequence[Line]:
+    return session.scalars(
+        select(Line).where(Line.customer_id == customer_id, Line.period == period).order_by(Line.id)
+    ).all()
+
+
+# Workers and statistics
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def heartbeat(
+    session: Session,
+    worker: str,
+    now: datetime,
+    ttl: timedelta,
+    *,
+    host: str,
+    pid: int,
+    status: str,
+    detail: str | None,
+    join_delay: timedelta,
+    calls_per_s: float = 0.0,
+) -> tuple[int, datetime]:
+    """Refresh the worker's row; returns (live workers sharing the budget, when it may send)."""
+    row = session.get(SyncWorker, worker)
+    if row is None:
+        others = session.scalar(
+            select(func.count()).select_from(SyncWorker).where(SyncWorker.expires_at > now)
+        )
+        sends_from = now + join_delay if others else now
+        row = SyncWorker(
+            worker_id=worker,
+            host=host,
+            pid=pid,
+            started_at=now,
+            sends_from=sends_from,
+            outbox_depth=0,
+            needs_attention=0,
+        )
+        session.add(row)
+    row.status, row.detail = status, detail
+    row.heartbeat_at, row.expires_at = now, now + ttl
+    row.calls_per_s = calls_per_s
+    depth = outbox_depth(session)
+    row.outbox_depth, row.needs_attention = depth.queued, depth.needs_attention
+    session.flush()
+    live = session.scalar(
+        select(func.count()).select_from(SyncWorker).where(SyncWorker.expires_at > now)
+    )
+    return max(1, int(live or 1)), row.sends_from
+
+
+def sign_off(session: Session, worker: str, now: datetime, status: str, detail: str | None) -> None:
+    """A clean stop: the row stays for the sync panel, but no longer holds a budget share."""
+    session.execute(
+        update(SyncWorker)
+        .where(SyncWorker.worker_id == worker)
+        .values(status=status, detail=detail, heartbeat_at=now, expires_at=now, last_pass_at=now)
+    )
+
+
+def forget_stopped_workers(session: Session, before: datetime) -> None:
+    session.execute(delete(SyncWorker).where(SyncWorker.expires_at < before))
+
+
+@dataclass(frozen=True)
+class Depth:
+    queued: int  # pending or claimed
+    due: int  # of which due now
+    needs_attention: int
+    blocked: int  # due finalizations held back (a hold, a pending correction, drift)
+
+
+def outbox_depth(
+    session: Session, now: datetime | None = None, customer: str | None = None
+) -> Depth:
+    scope = [] if customer is None else [Outbox.customer_id == customer]
+    counts = dict(
+        session.execute(
+            select(Outbox.state, func.count()).where(*scope).group_by(Outbox.state)
+        ).all()
+    )
+    due = 0
+    if now is not None:
+        due = int(
+            session.scalar(select(func.count()).select_from(Outbox).where(_due(now), *scope)) or 0
+        )
+    blocked = 0
+    if now is not None:
+        blocked_q = (
+            select(func.count())
+            .select_from(PeriodInvoice)
+            .where(
+                PeriodInvoice.status == "draft",
+                PeriodInvoice.blocked_reason.is_not(None),
+                PeriodInvoice.due_at <= now,
+            )
+        )
+        if customer is not None:
+            blocked_q = blocked_q.where(PeriodInvoice.customer_id == customer)
+        blocked = int(session.scalar(blocked_q) or 0)
+    return Depth(
+        queued=int(counts.get(PENDING, 0)) + int(counts.get(CLAIMED, 0)),
+        due=due,
+        needs_attention=int(counts.get(NEEDS_ATTENTION, 0)),
+        blocked=blocked,
+    )
+
+
+def retrying(session: Session, customer: str | None = None) -> tuple[int, datetime | None]:
+    """Queued operations that failed transiently or wait on another one (they carry the
+    reason in `last_error`), and the earliest time one of them is due again."""
+    query = select(func.count(), func.min(Outbox.next_attempt_at)).where(
+        Outbox.state.in_((PENDING, CLAIMED)), Outbox.last_error.is_not(None)
+    )
+    if customer is not None:
+        query = query.where(Outbox.customer_id == customer)
+    count, earliest = session.execute(query).one()
+    return int(count or 0), earliest
+
+
+def count_due(session: Session, now: datetime, scope: ClaimScope) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .outerjoin(Line, Line.id == Outbox.line_id)
+            .where(_due(now), _policy(scope))
+        )
+        or 0
+    )
+
+
+def record_api_calls(
+    session: Session, counts: dict[tuple[datetime, str], tuple[int, int, int]]
+) -> None:
+    """Add (calls, errors, rate_limited) per (hour, endpoint) to the hourly statistics."""
+    insert = _insert(session)
+    for (hour, endpoint), (calls, errors, limited) in counts.items():
+        stmt = insert(SyncApiCalls).values(
+            hour=hour, endpoint=endpoint, calls=calls, errors=errors, rate_limited=limited
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[SyncApiCalls.hour, SyncApiCalls.endpoint],
+            set_={
+                "calls": SyncApiCalls.calls + calls,
+                "errors": SyncApiCalls.errors + errors,
+                "rate_limited": SyncApiCalls.rate_limited + limited,
+            },
+        )
+        session.execute(stmt)
+
+
+def record_errors(session: Session, errors: Iterable[SyncError]) -> None:
+    session.add_all(list(errors))

@@ -1,0 +1,72 @@
+"""The request budget every Stripe call of this process spends, shared by all its tasks.
+
+Requests start evenly spaced, a little more than 1/rate seconds apart, so Stripe sees a steady
+stream rather than bursts and any one-second window holds at most `floor(rate)` of them (for
+a rate of at least 1). The rate can be changed at any time — the engine sets this process's
+share of the account's budget — and a 429 pauses every sender at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+# Our clock is not Stripe's and the network can bunch requests up between the two: keep 2% clear.
+MARGIN = 1.02
+
+
+def spacing(rate: float) -> float:
+    """Seconds between two request starts at `rate` requests per second."""
+    per_second = math.floor(rate) if rate >= 1 else rate
+    return MARGIN / per_second
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._rate = self._checked(rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._next_start = 0.0
+        self._paused_until = 0.0
+        self._lock: asyncio.Lock | None = None
+        self.sent = 0
+
+    @staticmethod
+    def _checked(rate: float) -> float:
+        if not rate > 0:
+            raise ValueError(f"a rate limit must be positive, got {rate!r}")
+        return float(rate)
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        self._rate = self._checked(value)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every sender for `seconds` (Stripe said we went too fast)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start, and count it as started."""
+        if self._lock is None:  # created lazily, inside the loop that uses it
+            self._lock = asyncio.Lock()
+        async with self._lock:  # first come, first served
+            while True:
+                now = self._clock()
+                wait = max(self._next_start, self._paused_until) - now
+                if wait <= 0:
+                    self._next_start = now + spacing(self._rate)
+                    self.sent += 1
+                    return
+                await self._sleep(wait)
