@@ -125,10 +125,12 @@ class StripeEventCursor(Base):
     __tablename__ = "stripe_event_cursor"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Stripe's clock: every event created before `position` has been applied; the next poll
+    # lists from there (events at `position` itself again, de-duplicated by id).
+    position: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_event_id: Mapped[str | None] = mapped_column(String(255))
-    # Stripe's clock: the `created` of the newest event applied.
     last_event_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Stripe's clock when everything was last listed afresh (the cursor's starting point).
+    # Stripe's clock when everything was last listed afresh (a full reconciliation).
     full_reconcile_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

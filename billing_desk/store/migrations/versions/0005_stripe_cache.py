@@ -107,6 +107,7 @@ def upgrade() -> None:
     op.create_table(
         "stripe_event_cursor",
         sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("position", UTCDateTime(), nullable=True),
         sa.Column("last_event_id", sa.String(255), nullable=True),
         sa.Column("last_event_created", UTCDateTime(), nullable=True),
         sa.Column("full_reconcile_at", UTCDateTime(), nullable=True),

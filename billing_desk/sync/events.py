@@ -1,0 +1,233 @@
+"""Continuous pull from Stripe's Events API, and the full reconciliation it falls back on.
+
+`poll_events` lists the followed events (`reads.EVENT_TYPES`: invoices, invoice items, credit
+notes, customers) created since the cursor, skips those already applied (by id: a second
+delivery changes nothing), and applies the rest in `created` order. Applying an event means
+fetching its object from Stripe as it is now — the payload is never trusted — so an event
+arriving late or out of order cannot move anything back (a late `invoice.finalized` after
+`invoice.paid` fetches the paid invoice). Several events about one object in one poll fetch
+it once. The fetched objects, the applied event ids and the moved cursor are written in one
+transaction.
+
+Stripe keeps events for 30 days. When the cursor is older than that on Stripe's clock (the
+Date of its answer) — or there is no cursor yet — events may have been lost, so everything is
+listed again instead (`full_reconcile`) and the cursor restarts from that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from billing_desk.store import stripe_cache_repo as repo
+from billing_desk.store.models.stripe_cache import StripeInvoiceCache, StripeInvoiceItemCache
+from billing_desk.stripe_gateway import StripeGateway
+from billing_desk.stripe_gateway.reads import StripeReads
+from billing_desk.stripe_gateway.types import StripeEvent
+from billing_desk.sync.clock import Clock, SystemClock
+from billing_desk.sync.pull_batch import gather_limited
+from billing_desk.sync.pull_fetch import Fetcher, UowFactory
+
+# Stripe's event retention.
+WINDOW = timedelta(days=30)
+# An event may become listable a little after its `created` second: each poll lists this much
+# of the already-seen past again (repeats are skipped by id).
+OVERLAP = timedelta(minutes=5)
+# Invoice events after which the invoice's items are listed too (items may have been swept onto
+# it at creation without events of their own); a draft's items are always listed.
+INVOICE_ITEM_EVENTS = frozenset({"invoice.created", "invoice.finalized"})
+# Events after which the customer's balance may have changed.
+BALANCE_EVENTS = frozenset(
+    {
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.voided",
+        "invoice.marked_uncollectible",
+        "credit_note.created",
+        "credit_note.updated",
+        "credit_note.voided",
+    }
+)
+
+
+def _timestamp(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _created(event: StripeEvent) -> datetime:
+    return datetime.fromtimestamp(event.created, UTC)
+
+
+def in_created_order(events: Sequence[StripeEvent]) -> list[StripeEvent]:
+    """Oldest first, each id once. Stripe lists newest first, so within one second the later
+    position in the listing is the earlier event."""
+    unique: dict[str, tuple[int, int, StripeEvent]] = {}
+    for position, event in enumerate(events):
+        unique.setdefault(event.id, (event.created, -position, event))
+    return [event for _, _, event in sorted(unique.values(), key=lambda t: (t[0], t[1]))]
+
+
+async def poll_events(
+    gateway: StripeGateway, uow_factory: UowFactory, *, clock: Clock | None = None
+) -> int:
+    """Apply the events since the cursor; returns how many objects were refreshed."""
+    clock = clock or SystemClock()
+    reads = StripeReads(gateway)
+    with uow_factory() as uow:
+        cursor = repo.load_cursor(uow.session)
+        position = None if cursor is None else cursor.position
+    since = None if position is None else _timestamp(position)
+    first = await reads.events(created_gte=since)
+    stripe_now = first.server_time or clock.now()
+    if position is None or position < stripe_now - WINDOW:
+        return await _full_reconcile(reads, uow_factory, clock, stripe_now)
+
+    listed = list(first.events)
+    has_more = first.has_more
+    while has_more and listed:
+        page = await reads.events(created_gte=since, starting_after=listed[-1].id)
+        listed.extend(page.events)
+        has_more = page.has_more
+    ordered = in_created_order(listed)
+    with uow_factory() as uow:
+        seen = repo.processed_event_ids(uow.session, [event.id for event in ordered])
+    fresh = [event for event in ordered if event.id not in seen]
+
+    fetcher = Fetcher(reads, uow_factory, clock)
+    await _apply(fetcher, fresh)
+    with uow_factory() as uow:
+        session = uow.session
+        fetcher.batch.write(session)
+        now = clock.now()
+        repo.record_events(
+            session,
+            [
+                {
+                    "id": event.id,
+                    "type": event.type,
+                    "object_id": event.object_id,
+                    "created": _created(event),
+                    "fetched_at": now,
+                }
+                for event in fresh
+            ],
+        )
+        repo.move_cursor(
+            session,
+            position=stripe_now - OVERLAP,
+            fetched_at=now,
+            last_event=(fresh[-1].id, _created(fresh[-1])) if fresh else None,
+        )
+        repo.prune_events(session, stripe_now - WINDOW - OVERLAP)
+        uow.commit()
+    return fetcher.batch.size
+
+
+async def _apply(fetcher: Fetcher, events: Sequence[StripeEvent]) -> None:
+    """Fetch every object the events name, each once; then the customers whose balance moved."""
+    invoices: dict[str, bool] = {}
+    items: dict[str, None] = {}
+    notes: dict[str, None] = {}
+    customers: dict[str, None] = {}
+    balance_of_invoice: set[str] = set()
+    balance_of_note: set[str] = set()
+    for event in events:
+        object_id, kind = event.object_id, event.object_type
+        if not object_id:
+            continue
+        if kind == "invoice":
+            invoices[object_id] = invoices.get(object_id, False) or (
+                event.type in INVOICE_ITEM_EVENTS
+            )
+            if event.type in BALANCE_EVENTS:
+                balance_of_invoice.add(object_id)
+        elif kind == "invoiceitem":
+            items[object_id] = None
+        elif kind == "credit_note":
+            notes[object_id] = None
+            if event.type in BALANCE_EVENTS:
+                balance_of_note.add(object_id)
+        elif kind == "customer":
+            customers[object_id] = None
+
+    found: dict[str, Any] = {}
+
+    async def invoice(invoice_id: str, with_items: bool) -> None:
+        found[invoice_id] = await fetcher.invoice(invoice_id, with_items=with_items)
+
+    async def note(note_id: str) -> None:
+        found[note_id] = await fetcher.credit_note(note_id)
+
+    calls: list[Callable[[], Awaitable[None]]] = [
+        partial(invoice, invoice_id, with_items) for invoice_id, with_items in invoices.items()
+    ]
+    calls += [partial(note, note_id) for note_id in notes]
+    # Items an invoice listing already brought in are not fetched twice.
+    await gather_limited(calls)
+    await gather_limited(
+        [partial(fetcher.item, item_id) for item_id in items if item_id not in fetcher.batch.items]
+    )
+    for object_id in balance_of_invoice | balance_of_note:
+        snapshot = found.get(object_id)
+        if snapshot is not None:
+            customers[snapshot.stripe_customer] = None
+    await gather_limited([partial(fetcher.customer, customer_id) for customer_id in customers])
+
+
+async def full_reconcile(
+    gateway: StripeGateway, uow_factory: UowFactory, *, clock: Clock | None = None
+) -> int:
+    """List every customer, invoice, invoice item and credit note again; restart the cursor."""
+    clock = clock or SystemClock()
+    reads = StripeReads(gateway)
+    head = await reads.events(created_gte=None, limit=1)
+    return await _full_reconcile(reads, uow_factory, clock, head.server_time or clock.now())
+
+
+async def _full_reconcile(
+    reads: StripeReads, uow_factory: UowFactory, clock: Clock, stripe_now: datetime
+) -> int:
+    started = clock.now()
+    fetcher = Fetcher(reads, uow_factory, clock)
+    batch = fetcher.batch
+
+    async def customers() -> None:
+        async for customer in reads.customers():
+            batch.customer(customer, clock.now())
+
+    async def invoices() -> None:
+        async for invoice in reads.invoices():
+            batch.invoice(invoice, clock.now())
+
+    async def items() -> None:
+        async for item in reads.invoice_items():
+            batch.item(item, clock.now())
+
+    async def notes() -> None:
+        async for note in reads.credit_notes():
+            batch.credit_note(note, clock.now())
+
+    await gather_limited([customers, invoices, items, notes])
+    with uow_factory() as uow:
+        session = uow.session
+        now = clock.now()
+        # The listings were complete: what the cache had before and Stripe no longer lists is
+        # gone (objects fetched meanwhile by another pull are left alone).
+        for gone in repo.live_ids_fetched_before(session, StripeInvoiceCache, started):
+            if gone not in batch.invoices:
+                batch.invoice_gone(gone, now)
+        for gone in repo.live_ids_fetched_before(session, StripeInvoiceItemCache, started):
+            if gone not in batch.items:
+                batch.item_gone(gone, now)
+        batch.write(session)
+        repo.move_cursor(
+            session,
+            position=stripe_now - OVERLAP,
+            fetched_at=now,
+            full_reconcile_at=stripe_now,
+        )
+        repo.prune_events(session, stripe_now - WINDOW - OVERLAP)
+        uow.commit()
+    return batch.size
