@@ -33,10 +33,20 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot record a {type(value).__name__} in the audit trail")
 
 
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces, Decimals and datetimes as text, never floats."""
+def _refuse_floats(value: Any) -> None:
     if isinstance(value, float):
         raise TypeError("floats are not recorded in the audit trail (money is never a float)")
+    if isinstance(value, dict):
+        for item in value.values():
+            _refuse_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_floats(item)
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces, Decimals and datetimes as text, never floats."""
+    _refuse_floats(value)
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
     )
