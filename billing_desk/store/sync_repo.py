@@ -353,6 +353,18 @@ def mark_invoice_status(
     )
 
 
+def invoiced_count(session: Session, period: str) -> int:
+    """Customers whose invoice for `period` exists in Stripe."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PeriodInvoice)
+            .where(PeriodInvoice.period == period, PeriodInvoice.stripe_invoice_id.is_not(None))
+        )
+        or 0
+    )
+
+
 def unsettled_pushes(session: Session, customer_id: str, period: str) -> int:
     """Line pushes of the customer's period still queued or in flight."""
     return int(
