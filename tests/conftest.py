@@ -92,3 +92,49 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+# === Stripe sandbox fixtures (issue 3; owned by the sandbox) ================================
+"""Stripe sandbox fixtures for every test that talks to "Stripe".
+
+- `sandbox_server` (session): one in-process `billing_desk.sandbox.SandboxServer` on a free
+  loopback port, shared by the whole run. Accounts keep tests apart: each API key is its own
+  Stripe account with its own objects, faults, clock, log and counts.
+- `stripe_sandbox` (function): a fresh, empty account for one test — `.url` (the API base),
+  `.api_key` (a random `sk_test_…`), `.admin` (a `SandboxAdmin` scoped to that account:
+  `configure(fail_rate=…)`, `advance_clock(s)`, `requests()`, `counts()`, …) and
+  `.client(**kw)` (a stripe-python `StripeClient` on the sandbox, `max_network_retries=0`
+  unless given). The account is forgotten after the test.
+"""
+
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from billing_desk.sandbox import SandboxAdmin, SandboxServer, new_test_key  # noqa: E402
+
+
+@dataclass(frozen=True)
+class StripeSandbox:
+    url: str
+    api_key: str
+    admin: SandboxAdmin
+
+    def client(self, **kwargs: Any) -> Any:
+        import stripe
+
+        kwargs.setdefault("max_network_retries", 0)
+        return stripe.StripeClient(self.api_key, base_addresses={"api": self.url}, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_sandbox(sandbox_server: SandboxServer) -> Iterator[StripeSandbox]:
+    key = new_test_key()
+    admin = SandboxAdmin(sandbox_server.url, key)
+    yield StripeSandbox(sandbox_server.url, key, admin)
+    admin.reset()
