@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, QThread, QThreadPool
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine
 
 from billing_desk.config import MemorySecrets, RuntimeOptions
@@ -95,6 +96,13 @@ def _no_thread_left_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         pytest.fail(f"the test left {len(running)} QThread(s) running")
     if pool_busy:
         pytest.fail("the test left work running in the global QThreadPool")
+
+
+@pytest.fixture(autouse=True)
+def _application(qapp: QApplication) -> QApplication:
+    """Every GUI test, widget-less model tests included, has the QApplication (icons and
+    colours need a QGuiApplication)."""
+    return qapp
 
 
 @pytest.fixture(autouse=True)
