@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import stripe
 
 from billing_desk.stripe_gateway import mapping
@@ -106,8 +107,8 @@ async def open_gateway(
     limiter: RateLimiter,
     observer: CallObserver | None = None,
 ) -> AsyncIterator[StripeGateway]:
-    # Created here, inside the running loop: httpx's async client binds to the loop it runs in.
-    http = stripe.HTTPXClient(timeout=config.timeout_s)
+    # Created here, inside the running loop: the aiohttp session binds to the loop it runs in.
+    http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=config.timeout_s))
     client = make_stripe_client(config, http)
     try:
         yield StripeGateway(client, limiter, config.retry, observer or _NullObserver())

@@ -15,7 +15,7 @@ from billing_desk.stripe_gateway.types import (
 
 
 def _plain(obj: Any) -> Any:
-    """A StripeObject (or anything nested in one) as plain dicts and lists."""
+    """A StripeObject (nested ones included) as plain dicts and lists; anything else as is."""
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
         return to_dict()
@@ -23,8 +23,7 @@ def _plain(obj: Any) -> Any:
 
 
 def _metadata(obj: Any) -> dict[str, str]:
-    raw = obj.get("metadata") or {}
-    return {str(k): str(v) for k, v in _plain(raw).items()}
+    return {str(k): str(v) for k, v in (obj.get("metadata") or {}).items()}
 
 
 def _id(value: Any) -> str | None:
@@ -34,7 +33,8 @@ def _id(value: Any) -> str | None:
     return str(value.get("id"))
 
 
-def customer(obj: Any) -> StripeCustomer:
+def customer(raw: Any) -> StripeCustomer:
+    obj = _plain(raw)
     return StripeCustomer(
         id=str(obj["id"]),
         name=obj.get("name"),
@@ -46,7 +46,8 @@ def customer(obj: Any) -> StripeCustomer:
     )
 
 
-def invoice_item(obj: Any) -> StripeInvoiceItem:
+def invoice_item(raw: Any) -> StripeInvoiceItem:
+    obj = _plain(raw)
     return StripeInvoiceItem(
         id=str(obj["id"]),
         customer=_id(obj.get("customer")) or "",
@@ -58,8 +59,9 @@ def invoice_item(obj: Any) -> StripeInvoiceItem:
     )
 
 
-def invoice_line(obj: Any) -> StripeInvoiceLine:
-    parent = _plain(obj.get("parent")) or {}
+def invoice_line(raw: Any) -> StripeInvoiceLine:
+    obj = _plain(raw)
+    parent = obj.get("parent") or {}
     details = parent.get("invoice_item_details") or {}
     item = details.get("invoice_item") if parent.get("type") == "invoice_item_details" else None
     return StripeInvoiceLine(
@@ -73,8 +75,9 @@ def invoice_line(obj: Any) -> StripeInvoiceLine:
 
 
 def invoice(
-    obj: Any, lines: tuple[StripeInvoiceLine, ...] = (), complete: bool = False
+    raw: Any, lines: tuple[StripeInvoiceLine, ...] = (), complete: bool = False
 ) -> StripeInvoice:
+    obj = _plain(raw)
     return StripeInvoice(
         id=str(obj["id"]),
         customer=_id(obj.get("customer")) or "",
@@ -90,7 +93,8 @@ def invoice(
     )
 
 
-def credit_note(obj: Any) -> StripeCreditNote:
+def credit_note(raw: Any) -> StripeCreditNote:
+    obj = _plain(raw)
     return StripeCreditNote(
         id=str(obj["id"]),
         invoice=_id(obj.get("invoice")) or "",
@@ -105,8 +109,9 @@ def credit_note(obj: Any) -> StripeCreditNote:
     )
 
 
-def event(obj: Any) -> StripeEvent:
-    data = _plain(obj.get("data")) or {}
+def event(raw: Any) -> StripeEvent:
+    obj = _plain(raw)
+    data = obj.get("data") or {}
     inner = data.get("object") or {}
     return StripeEvent(
         id=str(obj["id"]),

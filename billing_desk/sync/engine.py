@@ -287,8 +287,9 @@ class SyncEngine:
                     )
                 if running:
                     done, running = await _wait_any(running, stop)
-                    for task in done:
-                        task.result()  # a bug or a rejected key stops the pass loudly
+                    errors = [e for e in (t.exception() for t in done) if e is not None]
+                    if errors:
+                        raise errors[0]  # a bug or a rejected key stops the pass loudly
                     if tally.progress:
                         last_progress, tally.progress = time.monotonic(), False
                     continue
