@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from billing_desk.ui.bus import SYNC, Change
 from billing_desk.ui.icons import glyph_pixmap
+from billing_desk.ui.models.sort_proxy import SortProxy
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.sync_panel_chart import CallsChart
 from billing_desk.ui.sync_panel_model import (
@@ -112,9 +113,8 @@ class SyncPanel(QWidget):
         self._chart = CallsChart()
 
         self._model = AttentionModel(self)
-        self._proxy = QSortFilterProxyModel(self)
+        self._proxy = SortProxy(self)
         self._proxy.setSourceModel(self._model)
-        self._proxy.setSortRole(AttentionModel.SORT_ROLE)
         self._table = QTableView()
         self._table.setModel(self._proxy)
         self._table.setAccessibleName("Operations needing attention")

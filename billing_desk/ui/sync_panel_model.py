@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
 from billing_desk.ui.sync_panel_chart import HourCalls
 
 Index = QModelIndex | QPersistentModelIndex
@@ -145,8 +146,8 @@ def notification_for(before: SyncSummary | None, after: SyncSummary) -> tuple[st
 class AttentionModel(QAbstractTableModel):
     COL_SINCE, COL_CUSTOMER, COL_OPERATION, COL_ATTEMPTS, COL_ERROR = range(5)
     HEADERS = ("Since", "Customer", "Operation", "Attempts", "Stripe said")
-    SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-    OBJECT_ROLE = Qt.ItemDataRole.UserRole + 2
+    SORT_ROLE = SORT_ROLE
+    OBJECT_ROLE = OBJECT_ROLE
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

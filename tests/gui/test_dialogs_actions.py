@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing_desk.domain.corrections import InvoiceStatus
 from billing_desk.ui.dialogs.actions import (
     Action,
     InvoiceContext,
-    InvoiceState,
     disabled_reason,
     enabled_actions,
 )
@@ -20,19 +20,19 @@ A = Action
 @pytest.mark.parametrize(
     ("ctx", "expected"),
     [
-        (InvoiceContext(InvoiceState.NONE), {A.CREDIT, A.ONE_OFF, A.HOLD}),
+        (InvoiceContext(InvoiceStatus.NONE), {A.CREDIT, A.ONE_OFF, A.HOLD}),
         (
-            InvoiceContext(InvoiceState.DRAFT, line_selected=True),
+            InvoiceContext(InvoiceStatus.DRAFT, line_editable=True),
             {A.ADJUST, A.VOID_LINE, A.CREDIT, A.ONE_OFF, A.HOLD},
         ),
         (
-            InvoiceContext(InvoiceState.DRAFT, held=True, undoable=True),
+            InvoiceContext(InvoiceStatus.DRAFT, held=True, undoable=True),
             {A.CREDIT, A.ONE_OFF, A.RELEASE, A.UNDO},
         ),
-        (InvoiceContext(InvoiceState.OPEN, line_selected=True), {A.CREDIT, A.VOID_INVOICE}),
-        (InvoiceContext(InvoiceState.PAID, line_selected=True, undoable=True), {A.CREDIT}),
-        (InvoiceContext(InvoiceState.UNCOLLECTIBLE), {A.VOID_INVOICE}),
-        (InvoiceContext(InvoiceState.VOID, line_selected=True, held=True), set()),
+        (InvoiceContext(InvoiceStatus.OPEN, line_editable=True), {A.CREDIT, A.VOID_INVOICE}),
+        (InvoiceContext(InvoiceStatus.PAID, line_editable=True, undoable=True), {A.CREDIT}),
+        (InvoiceContext(InvoiceStatus.UNCOLLECTIBLE), {A.VOID_INVOICE}),
+        (InvoiceContext(InvoiceStatus.VOID, line_editable=True, held=True), set()),
     ],
 )
 def test_enabled_actions_follow_the_contract_table(
@@ -43,8 +43,8 @@ def test_enabled_actions_follow_the_contract_table(
 
 contexts = st.builds(
     InvoiceContext,
-    state=st.sampled_from(InvoiceState),
-    line_selected=st.booleans(),
+    state=st.sampled_from(InvoiceStatus),
+    line_editable=st.booleans(),
     held=st.booleans(),
     undoable=st.booleans(),
 )
@@ -66,3 +66,7 @@ def test_each_action_has_a_label_and_a_shortcut() -> None:
     shortcuts = {a.shortcut for a in Action if a is not A.RELEASE}
     assert len(shortcuts) == len(Action) - 1
     assert all(a.label.endswith("…") for a in Action)
+
+
+def test_each_action_proposes_its_correction_kind() -> None:
+    assert {a.kind.value for a in Action} == {a.value for a in Action}

@@ -16,16 +16,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-
-class InvoiceState(enum.StrEnum):
-    """The Stripe invoice of the customer's period; NONE before the period is closed."""
-
-    NONE = "none"
-    DRAFT = "draft"
-    OPEN = "open"
-    PAID = "paid"
-    VOID = "void"
-    UNCOLLECTIBLE = "uncollectible"
+from billing_desk.domain.corrections import InvoiceStatus, Kind
 
 
 class Action(enum.StrEnum):
@@ -39,6 +30,10 @@ class Action(enum.StrEnum):
     HOLD = "hold"
     RELEASE = "release"
     UNDO = "undo"
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(self.value)
 
     @property
     def label(self) -> str:
@@ -72,34 +67,33 @@ _SHORTCUTS = {
     Action.UNDO: "Ctrl+Shift+U",
 }
 
-_BEFORE_FINALIZATION = frozenset({InvoiceState.NONE, InvoiceState.DRAFT})
-
 
 @dataclass(frozen=True)
 class InvoiceContext:
     """What the enabled actions depend on, as the customer view knows it."""
 
-    state: InvoiceState
-    line_selected: bool = False
+    state: InvoiceStatus
+    # A usage line is selected and not voided: the only kind of line adjust and void change.
+    line_editable: bool = False
     held: bool = False
     undoable: bool = False
 
 
 def enabled_actions(ctx: InvoiceContext) -> frozenset[Action]:
     """The interventions that apply to `ctx`; the others are shown disabled."""
-    if ctx.state in _BEFORE_FINALIZATION:
+    if not ctx.state.finalized:
         enabled = {Action.CREDIT, Action.ONE_OFF}
-        if ctx.line_selected:
+        if ctx.line_editable:
             enabled |= {Action.ADJUST, Action.VOID_LINE}
         enabled.add(Action.RELEASE if ctx.held else Action.HOLD)
         if ctx.undoable:
             enabled.add(Action.UNDO)
         return frozenset(enabled)
-    if ctx.state is InvoiceState.OPEN:
+    if ctx.state is InvoiceStatus.OPEN:
         return frozenset({Action.CREDIT, Action.VOID_INVOICE})
-    if ctx.state is InvoiceState.PAID:
+    if ctx.state is InvoiceStatus.PAID:
         return frozenset({Action.CREDIT})
-    if ctx.state is InvoiceState.UNCOLLECTIBLE:
+    if ctx.state is InvoiceStatus.UNCOLLECTIBLE:
         # Stripe voids uncollectible invoices too; it issues credit notes only on open or paid.
         return frozenset({Action.VOID_INVOICE})
     return frozenset()
@@ -109,11 +103,11 @@ def disabled_reason(action: Action, ctx: InvoiceContext) -> str | None:
     """Why `action` is disabled for `ctx`, in plain words (a tooltip); None when enabled."""
     if action in enabled_actions(ctx):
         return None
-    finalized = ctx.state not in _BEFORE_FINALIZATION
+    finalized = ctx.state.finalized
     if action in (Action.ADJUST, Action.VOID_LINE):
         if finalized:
             return f"The invoice is {ctx.state.value}: its lines are final, use a credit instead."
-        return "Select a line first."
+        return "Select a usage line that is not void (credits and one-offs are undone instead)."
     if action is Action.ONE_OFF:
         return f"The invoice is {ctx.state.value}: no new charges can be added to it."
     if action is Action.CREDIT:
