@@ -181,7 +181,7 @@ def _advance_period_invoices(session: Session, invoice_ids: Sequence[str]) -> li
             select(PeriodInvoice, StripeInvoiceCache)
             .join(StripeInvoiceCache, StripeInvoiceCache.id == PeriodInvoice.stripe_invoice_id)
             .where(PeriodInvoice.stripe_invoice_id.in_(chunk))
-        ).tuples()
+        )
         for local, cached in pairs:
             changed = False
             if INVOICE_RANK.get(cached.status, 0) > INVOICE_RANK.get(local.status, 0):

@@ -35,7 +35,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "invoice.marked_uncollectible",
     "invoice.deleted",
     "invoiceitem.created",
-    "invoiceitem.updated",
     "invoiceitem.deleted",
     "credit_note.created",
     "credit_note.updated",
@@ -125,7 +124,8 @@ class StripeReads:
             if exc.http_status == 404:
                 return None
             raise
-        return None if obj.get("deleted") else obj
+        plain = _plain(obj)
+        return None if plain.get("deleted") else plain
 
     async def _pages(
         self,
@@ -140,7 +140,7 @@ class StripeReads:
                 page_params["starting_after"] = after
             page = await self._call(endpoint, functools.partial(fetch, page_params), endpoint)
             for obj in page.data:
-                yield obj
+                yield _plain(obj)
             if not page.has_more or not page.data:
                 return
             after = str(page.data[-1]["id"])
@@ -159,7 +159,7 @@ class StripeReads:
             if exc.http_status == 404:
                 return StripeCustomer(customer_id, None, None, 0, None, deleted=True)
             raise
-        return mapping.customer(obj)
+        return mapping.customer(_plain(obj))
 
     async def customers(self) -> AsyncIterator[StripeCustomer]:
         async for obj in self._pages("GET /v1/customers", self._v1.customers.list_async, {}):
@@ -247,7 +247,7 @@ class StripeReads:
             "GET /v1/events", lambda: self._v1.events.list_async(params), "events"
         )
         return EventsPage(
-            tuple(mapping.event(e) for e in page.data),
+            tuple(mapping.event(_plain(e)) for e in page.data),
             bool(page.has_more),
             _server_time(page),
         )
@@ -266,6 +266,7 @@ def _server_time(obj: Any) -> datetime | None:
 
 
 def _plain(obj: Any) -> Any:
+    """A StripeObject as plain dicts and lists (StripeObjects are not dicts)."""
     to_dict = getattr(obj, "to_dict", None)
     return to_dict() if callable(to_dict) else obj
 

@@ -90,11 +90,36 @@ async def poll_events(
         page = await reads.events(created_gte=since, starting_after=listed[-1].id)
         listed.extend(page.events)
         has_more = page.has_more
-    ordered = in_created_order(listed)
+    return await apply_events(
+        reads,
+        uow_factory,
+        listed,
+        clock=clock,
+        cursor_position=stripe_now - OVERLAP,
+        forget_before=stripe_now - WINDOW - OVERLAP,
+    )
+
+
+async def apply_events(
+    reads: StripeReads,
+    uow_factory: UowFactory,
+    events: Sequence[StripeEvent],
+    *,
+    clock: Clock | None = None,
+    cursor_position: datetime | None = None,
+    forget_before: datetime | None = None,
+) -> int:
+    """Apply `events` (any order, repeats allowed): those not applied before, oldest first.
+
+    Their objects are fetched afresh; the objects, the event ids and (given `cursor_position`)
+    the cursor are written in one transaction, which also forgets the ids of events created
+    before `forget_before` (Stripe will not list them again). Returns the objects refreshed.
+    """
+    clock = clock or SystemClock()
+    ordered = in_created_order(events)
     with uow_factory() as uow:
         seen = repo.processed_event_ids(uow.session, [event.id for event in ordered])
     fresh = [event for event in ordered if event.id not in seen]
-
     fetcher = Fetcher(reads, uow_factory, clock)
     await _apply(fetcher, fresh)
     with uow_factory() as uow:
@@ -114,13 +139,15 @@ async def poll_events(
                 for event in fresh
             ],
         )
-        repo.move_cursor(
-            session,
-            position=stripe_now - OVERLAP,
-            fetched_at=now,
-            last_event=(fresh[-1].id, _created(fresh[-1])) if fresh else None,
-        )
-        repo.prune_events(session, stripe_now - WINDOW - OVERLAP)
+        if cursor_position is not None or fresh:
+            repo.move_cursor(
+                session,
+                position=cursor_position,
+                fetched_at=now,
+                last_event=(fresh[-1].id, _created(fresh[-1])) if fresh else None,
+            )
+        if forget_before is not None:
+            repo.prune_events(session, forget_before)
         uow.commit()
     return fetcher.batch.size
 

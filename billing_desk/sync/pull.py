@@ -93,9 +93,9 @@ async def pull_customer(
         fetcher.batch.invoice_gone(gone, clock.now())
 
     calls: list[Callable[[], Awaitable[None]]] = [partial(fetcher.items_of, stripe_id, None)]
-    for invoice_id in in_period:
-        calls.append(partial(fetcher.items_of, stripe_id, invoice_id))
-        calls.append(partial(fetcher.credit_notes_of, invoice_id))
+    for period_invoice in in_period:
+        calls.append(partial(fetcher.items_of, stripe_id, period_invoice))
+        calls.append(partial(fetcher.credit_notes_of, period_invoice))
     await gather_limited(calls)
 
     with uow_factory() as uow:
@@ -104,12 +104,14 @@ async def pull_customer(
         invoice = (
             None if period is None else repo.invoice_for_period(uow.session, customer_id, period)
         )
+        invoice_id = None if invoice is None else invoice.id
+        status = None if invoice is None or invoice.deleted else invoice.status
     return PullSummary(
         customer_id=customer_id,
         period=period,
         stripe_customer=stripe_id,
-        invoice_id=None if invoice is None else invoice.id,
-        invoice_status=None if invoice is None or invoice.deleted else invoice.status,
+        invoice_id=invoice_id,
+        invoice_status=status,
         objects=fetcher.batch.size,
         fetched_at=clock.now(),
     )
