@@ -6,7 +6,7 @@
   limit of their own for what they apply without a second person.
 - `void-invoice` always waits for a lead other than the requester, whoever asks.
 - A hold is released at once by a lead or by whoever placed it; anyone else's release waits.
-- Only admins change staff.
+- Only admins change staff and team settings.
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ def check_may_decide(actor: str, role: Role | None, requester: str) -> None:
         )
 
 
-def check_admin(actor: str, role: Role | None) -> None:
+def check_admin(actor: str, role: Role | None, action: str = "changes staff") -> None:
     if role is not Role.ADMIN:
-        raise PermissionDenied(f"only an admin changes staff ({actor} is {_described(role)})")
+        raise PermissionDenied(f"only an admin {action} ({actor} is {_described(role)})")
 
 
 def _described(role: Role | None) -> str:

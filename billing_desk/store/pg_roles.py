@@ -13,17 +13,23 @@
   chain head, a correction's content immutable, and holds tied to applied hold/release
   corrections.
 
-A non-superuser session is always the identity it logged in as (`session_user`); a superuser
-session (the DBA, or the test suite acting for several people) is outside the model and names
-the actor itself, with roles from the `staff` table.
+A non-superuser session is always the identity it logged in as (`session_user`). A superuser
+session is the DBA: an admin when it acts as itself; when it names someone else (the test suite
+acting for several people) the checks run for that person with the role the `staff` register
+gives them, but nothing stops a superuser, so the guarantees are for ordinary logins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
+from billing_desk.domain.corrections import Refused
+from billing_desk.domain.errors import InvalidInput, PermissionDenied
 from billing_desk.domain.settings import DEFAULT_LIMITS
 
 GROUP_ROLES = ("billing_agent", "billing_lead", "billing_admin", "billing_sync")
@@ -77,9 +83,13 @@ ZERO_DECIMAL = frozenset(
 )
 THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
-# SQLSTATE of the refusals these functions raise, so the app can tell them apart.
-REFUSED = "42501"  # insufficient_privilege
-CONFLICT = "40001"  # serialization_failure: someone else decided first
+# The SQLSTATEs these functions and triggers raise, as the errors the app shows.
+_ERRORS: dict[str, type[Exception]] = {
+    "42501": PermissionDenied,  # insufficient_privilege: the database refused this login
+    "40001": Refused,  # serialization_failure: the correction moved on (someone decided first)
+    "P0002": InvalidInput,  # no_data_found
+    "22023": InvalidInput,  # invalid_parameter_value
+}
 
 _ROLES_SQL = """
 DO $$
@@ -142,6 +152,10 @@ CREATE FUNCTION billing_role_of(p_login text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   IF billing_is_superuser() THEN
+    -- The DBA is an admin; whoever it acts for has the role the staff register gives them.
+    IF p_login = session_user THEN
+      RETURN 'admin';
+    END IF;
     RETURN (SELECT role FROM staff WHERE login = p_login);
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_login) THEN
@@ -360,8 +374,7 @@ BEGIN
                                   line_amount_before),
     line_amount_after = COALESCE((p_effect ->> 'line_amount_after')::bigint, line_amount_after),
     compiled_at_apply = COALESCE((p_effect ->> 'compiled_at_apply')::bigint, compiled_at_apply),
-    created_line_id = COALESCE((p_effect ->> 'created_line_id')::integer, created_line_id),
-    outbox_key = COALESCE(p_effect ->> 'outbox_key', outbox_key)
+    created_line_id = COALESCE((p_effect ->> 'created_line_id')::integer, created_line_id)
   WHERE id = p_id;
   RETURN p_to;
 END $$;
@@ -426,7 +439,8 @@ END $$;
 CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
   FOR EACH ROW EXECUTE FUNCTION billing_audit_chain();
 
--- Staff: an admin creates or grants a login (NOLOGIN -> LOGIN; no password is ever set here).
+-- Staff: an admin creates or grants a login (NOLOGIN -> LOGIN; no password is ever set here)
+-- and records it in the staff register.
 CREATE FUNCTION billing_staff_set(p_login text, p_role text, p_actor text)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -462,6 +476,9 @@ BEGIN
     END IF;
   END LOOP;
   EXECUTE format('GRANT %I TO %I', grp, p_login);
+  INSERT INTO staff (login, role, added_by, added_at, updated_at)
+  VALUES (p_login, p_role, who, now(), now())
+  ON CONFLICT (login) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at;
   RETURN p_role;
 END $$;
 """
@@ -552,5 +569,17 @@ def uninstall(conn: Connection) -> None:
     )
 
 
-def current_login(conn: Connection) -> str:
-    return str(conn.execute(text("SELECT session_user")).scalar_one())
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """PostgreSQL's refusals (from the functions and triggers above, or a missing privilege) as
+    the domain's errors, with the database's own message."""
+    try:
+        yield
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        error = _ERRORS.get(state or "")
+        if error is None:
+            raise
+        diag = getattr(exc.orig, "diag", None)
+        message = getattr(diag, "message_primary", None) or str(exc.orig)
+        raise error(f"the database refused: {message}") from None

@@ -88,8 +88,6 @@ class Correction(Base):
     line_amount_after: Mapped[int | None] = mapped_column(BigInteger)
     compiled_at_apply: Mapped[int | None] = mapped_column(BigInteger)
     created_line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))
-    outbox_key: Mapped[str | None] = mapped_column(String(255))
-    stripe_object_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Approval(Base):

@@ -79,7 +79,6 @@ def upgrade() -> None:
         sa.Column("line_amount_after", sa.BigInteger(), nullable=True),
         sa.Column("compiled_at_apply", sa.BigInteger(), nullable=True),
         sa.Column("created_line_id", sa.Integer(), sa.ForeignKey("lines.id"), nullable=True),
-        sa.Column("outbox_key", sa.String(255), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending_approval', 'approved', 'applied', 'rejected', 'lapsed', "
             "'failed', 'reverted')",
