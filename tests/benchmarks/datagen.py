@@ -7,9 +7,10 @@ Shape:
 - customer i has id f"c{i:07d}", a first and last name from common-name lists (so a name prefix
   matches many rows), an email derived from the name and i at a handful of domains, a `cus_` id
   for ~70% of them, and currency usd (~85%), eur (~12%) or jpy (~3%);
-- each customer uses 1-4 items at a fixed price per currency; usage arrives hourly: each hour a
-  sliding window of customers reports one increment per item, so a month of hours visits every
-  customer a few times and each compiled line gathers several increments.
+- each customer uses 1-4 items at a fixed price per currency; usage arrives hourly: each hour
+  the active customers report one increment per item. The active set slides slowly (a customer
+  stays active about two days), so a compiled line gathers tens of increments, as lines do
+  when a platform reports hourly usage (`increments()` says exactly how).
 
 As a library: `customers()`, `increments()`, `write_jsonl()`, `write_csv()`, `search_queries()`.
 As a program: `python -m tests.benchmarks.datagen --out DIR [--customers N] [--increments M]`.
@@ -31,6 +32,7 @@ DEFAULT_INCREMENTS = 10_000_000
 DEFAULT_SEED = 20260101
 START = datetime(2026, 1, 1, tzinfo=UTC)
 HOURS = 720  # one 30-day month of hourly usage: January 2026, one period
+STAY_HOURS = 48  # how long a customer stays active before the window moves past it
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -179,21 +181,32 @@ def increments(
     seed: int = DEFAULT_SEED,
     *,
     hours: int = HOURS,
+    stay_hours: int = STAY_HOURS,
 ) -> Iterator[dict[str, str]]:
-    """`m` usage increments in time order: each hour a window of customers reports each item."""
-    per_hour = max(1, -(-m // hours))
-    cursor = 0  # the next customer the sliding window reaches
+    """`m` usage increments in time order, as a platform's hourly export would carry them.
+
+    Every hour, each active customer reports one increment per item it uses. The active set is
+    a window over the customers that slides a little every hour: each customer stays active
+    for about `stay_hours` consecutive hours, then makes room for the next ones. The window is
+    sized so that `hours` hours of usage make `m` increments (the stream simply runs on into
+    the next month if the item mix asks for more hours).
+    """
+    mean_items = sum(range(1, 5)) / 4  # customers use 1-4 items, evenly
+    active = max(1, min(n_customers, round(m / hours / mean_items)))
+    drift = max(1, active // stay_hours)
+    window: dict[int, CustomerShape] = {}
     k = 0
     hour = 0
     while k < m:
         stamp = (START + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        in_hour = 0
-        while in_hour < per_hour and k < m:
-            c = customer(cursor % n_customers, seed)
-            cursor += 1
+        first = hour * drift
+        for gone in [i for i in window if i < first]:
+            del window[gone]
+        for i in range(first, first + active):
+            c = window.get(i)
+            if c is None:
+                c = window[i] = customer(i % n_customers, seed)
             for item in c.items:
-                if k >= m:
-                    break
                 code, description, prices = ITEMS[item]
                 yield {
                     "event_id": f"evt_{seed:x}_{k:09d}",
@@ -206,7 +219,8 @@ def increments(
                     "occurred_at": stamp,
                 }
                 k += 1
-                in_hour += 1
+                if k >= m:
+                    return
         hour += 1
 
 
