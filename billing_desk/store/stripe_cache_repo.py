@@ -318,9 +318,11 @@ def move_cursor(
     position: datetime | None,
     fetched_at: datetime,
     last_event: tuple[str, datetime] | None = None,
-    full_reconcile_at: datetime | None = None,
 ) -> None:
-    """Move the cursor forward (never back: a slower worker's older page changes nothing)."""
+    """Move the cursor forward (never back: a slower worker's older page changes nothing).
+
+    `last_event` (id, created) is the anchor: the newest event listed, listed again next time.
+    """
     cursor = session.get(StripeEventCursor, CURSOR_NAME, with_for_update=True)
     if cursor is None:
         cursor = StripeEventCursor(name=CURSOR_NAME, fetched_at=fetched_at)
@@ -332,10 +334,25 @@ def move_cursor(
         cursor.last_event_created is None or last_event[1] >= cursor.last_event_created
     ):
         cursor.last_event_id, cursor.last_event_created = last_event
-    if full_reconcile_at is not None and (
-        cursor.full_reconcile_at is None or full_reconcile_at > cursor.full_reconcile_at
-    ):
-        cursor.full_reconcile_at = full_reconcile_at
+
+
+def reset_cursor(
+    session: Session,
+    *,
+    position: datetime,
+    last_event: tuple[str, datetime] | None,
+    full_reconcile_at: datetime,
+    fetched_at: datetime,
+) -> None:
+    """Restart the cursor after a full reconciliation (its anchor may be older, or none)."""
+    cursor = session.get(StripeEventCursor, CURSOR_NAME, with_for_update=True)
+    if cursor is None:
+        cursor = StripeEventCursor(name=CURSOR_NAME)
+        session.add(cursor)
+    cursor.position = position
+    cursor.last_event_id, cursor.last_event_created = last_event or (None, None)
+    cursor.full_reconcile_at = full_reconcile_at
+    cursor.fetched_at = fetched_at
 
 
 def processed_event_ids(session: Session, ids: Iterable[str]) -> set[str]:

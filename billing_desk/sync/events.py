@@ -9,9 +9,11 @@ arriving late or out of order cannot move anything back (a late `invoice.finaliz
 it once. The fetched objects, the applied event ids and the moved cursor are written in one
 transaction.
 
-Stripe keeps events for 30 days. When the cursor is older than that on Stripe's clock (the
-Date of its answer) — or there is no cursor yet — events may have been lost, so everything is
-listed again instead (`full_reconcile`) and the cursor restarts from that moment.
+Stripe keeps events for 30 days, dropping the oldest first. Events may have been lost when the
+cursor's anchor — the newest event the previous poll listed, which this poll lists again — is
+gone; or, with no anchor, when the cursor is older than 30 days on Stripe's clock (the Date of
+its answer); or when there is no cursor yet. Then everything is listed again instead
+(`full_reconcile`) and the cursor restarts from that moment.
 """
 
 from __future__ import annotations
@@ -78,11 +80,14 @@ async def poll_events(
     with uow_factory() as uow:
         cursor = repo.load_cursor(uow.session)
         position = None if cursor is None else cursor.position
-    since = None if position is None else _timestamp(position)
+        anchor = None if cursor is None else cursor.last_event_id
+        anchor_created = None if cursor is None else cursor.last_event_created
+    starts = [moment for moment in (position, anchor_created) if moment is not None]
+    since = _timestamp(min(starts)) if starts else None
     first = await reads.events(created_gte=since)
     stripe_now = first.server_time or clock.now()
-    if position is None or position < stripe_now - WINDOW:
-        return await _full_reconcile(reads, uow_factory, clock, stripe_now)
+    if position is None or (anchor is None and position < stripe_now - WINDOW):
+        return await _full_reconcile(reads, uow_factory, clock, stripe_now, first.events[:1])
 
     listed = list(first.events)
     has_more = first.has_more
@@ -90,6 +95,9 @@ async def poll_events(
         page = await reads.events(created_gte=since, starting_after=listed[-1].id)
         listed.extend(page.events)
         has_more = page.has_more
+    if anchor is not None and all(event.id != anchor for event in listed):
+        # Stripe dropped the anchor, so it may have dropped events we never saw.
+        return await _full_reconcile(reads, uow_factory, clock, stripe_now, listed[:1])
     return await apply_events(
         reads,
         uow_factory,
@@ -111,9 +119,10 @@ async def apply_events(
 ) -> int:
     """Apply `events` (any order, repeats allowed): those not applied before, oldest first.
 
-    Their objects are fetched afresh; the objects, the event ids and (given `cursor_position`)
-    the cursor are written in one transaction, which also forgets the ids of events created
-    before `forget_before` (Stripe will not list them again). Returns the objects refreshed.
+    Their objects are fetched afresh; the objects and the event ids are written in one
+    transaction, with, given `cursor_position`, the cursor moved there and anchored on the
+    newest of `events`, and the ids of events created before `forget_before` forgotten (Stripe
+    will not list them again). Returns how many objects were refreshed.
     """
     clock = clock or SystemClock()
     ordered = in_created_order(events)
@@ -139,12 +148,12 @@ async def apply_events(
                 for event in fresh
             ],
         )
-        if cursor_position is not None or fresh:
+        if cursor_position is not None:
             repo.move_cursor(
                 session,
                 position=cursor_position,
                 fetched_at=now,
-                last_event=(fresh[-1].id, _created(fresh[-1])) if fresh else None,
+                last_event=(ordered[-1].id, _created(ordered[-1])) if ordered else None,
             )
         if forget_before is not None:
             repo.prune_events(session, forget_before)
@@ -210,12 +219,20 @@ async def full_reconcile(
     clock = clock or SystemClock()
     reads = StripeReads(gateway)
     head = await reads.events(created_gte=None, limit=1)
-    return await _full_reconcile(reads, uow_factory, clock, head.server_time or clock.now())
+    return await _full_reconcile(
+        reads, uow_factory, clock, head.server_time or clock.now(), head.events
+    )
 
 
 async def _full_reconcile(
-    reads: StripeReads, uow_factory: UowFactory, clock: Clock, stripe_now: datetime
+    reads: StripeReads,
+    uow_factory: UowFactory,
+    clock: Clock,
+    stripe_now: datetime,
+    newest: Sequence[StripeEvent],
 ) -> int:
+    """`newest`: the newest event Stripe listed just before (if any), the new cursor's anchor;
+    events after it are applied by the next poll (those before are covered by the listings)."""
     started = clock.now()
     fetcher = Fetcher(reads, uow_factory, clock)
     batch = fetcher.batch
@@ -249,11 +266,12 @@ async def _full_reconcile(
             if gone not in batch.items:
                 batch.item_gone(gone, now)
         batch.write(session)
-        repo.move_cursor(
+        repo.reset_cursor(
             session,
             position=stripe_now - OVERLAP,
-            fetched_at=now,
+            last_event=(newest[0].id, _created(newest[0])) if newest else None,
             full_reconcile_at=stripe_now,
+            fetched_at=now,
         )
         repo.prune_events(session, stripe_now - WINDOW - OVERLAP)
         uow.commit()
