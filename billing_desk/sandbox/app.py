@@ -96,6 +96,7 @@ async def stripe_api(request: web.Request) -> web.StreamResponse:
     replayed = False
     fault: str | None = None
     drop = False
+    latency_ms = 0.0
     try:
         rt = sandbox.runtime_for_key(_authenticate(request.headers.get("Authorization")))
         config = sandbox.config_for(rt)
@@ -120,7 +121,7 @@ async def stripe_api(request: web.Request) -> web.StreamResponse:
             raise faults.injected_failure()
         if method == "POST":
             idempotency_key = request.headers.get("Idempotency-Key") or None
-        status, body, replayed = await _run(
+        status, body, replayed, latency_ms = await _run(
             sandbox, rt, config, route, path_args, form, request_id, idempotency_key,
             f"{request.scheme}://{request.host}",
         )  # fmt: skip
@@ -157,6 +158,7 @@ async def stripe_api(request: web.Request) -> web.StreamResponse:
             idempotency_key=idempotency_key,
             replayed=replayed,
             fault=fault,
+            latency_ms=round(latency_ms, 3),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         ),
     )
@@ -176,8 +178,8 @@ async def _run(
     request_id: str,
     idempotency_key: str | None,
     base_url: str,
-) -> tuple[int, bytes, bool]:
-    """From idempotency to the endpoint: (status, body, replayed)."""
+) -> tuple[int, bytes, bool, float]:
+    """From idempotency to the endpoint: (status, body, replayed, injected latency in ms)."""
     if idempotency_key:
         rt.idempotency.prune(sandbox.now(rt))
         fingerprint = f"{route.endpoint}|{json.dumps(path_args, sort_keys=True)}|" + json.dumps(
@@ -186,7 +188,7 @@ async def _run(
         stored = rt.idempotency.begin(idempotency_key, fingerprint, sandbox.now(rt))
         if stored is not None:
             assert stored.status is not None
-            return stored.status, stored.body, True
+            return stored.status, stored.body, True, 0.0
     locked: list[str] = []
     try:
         params = validate(route.params, form)
@@ -197,7 +199,7 @@ async def _run(
                     raise faults.lock_timeout()
                 locked.append(target)
         rt.locks.update(locked)
-        await _latency(rt, config)
+        latency_ms = await _latency(rt, config)
     except BaseException:
         rt.locks.difference_update(locked)
         if idempotency_key:
@@ -213,15 +215,17 @@ async def _run(
     encoded = json.dumps(body).encode()
     if idempotency_key:
         rt.idempotency.finish(idempotency_key, status, encoded, request_id)
-    return status, encoded, False
+    return status, encoded, False, latency_ms
 
 
-async def _latency(rt: AccountRuntime, config: faults.FaultConfig) -> None:
+async def _latency(rt: AccountRuntime, config: faults.FaultConfig) -> float:
+    """Sleep the configured latency ± jitter; returns the milliseconds injected."""
     if config.latency_ms <= 0:
-        return
+        return 0.0
     jitter = config.jitter_ms
-    delay = config.latency_ms + (rt.faults.uniform(-jitter, jitter) if jitter else 0.0)
-    await asyncio.sleep(max(0.0, delay) / 1000)
+    delay = max(0.0, config.latency_ms + (rt.faults.uniform(-jitter, jitter) if jitter else 0.0))
+    await asyncio.sleep(delay / 1000)
+    return delay
 
 
 # /_sandbox/ admin ----------------------------------------------------------------------------

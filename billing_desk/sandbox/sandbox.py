@@ -79,6 +79,7 @@ class LogEntry:
     idempotency_key: str | None
     replayed: bool
     fault: str | None
+    latency_ms: float  # injected on purpose (faults), as opposed to the time taken
     duration_ms: float
 
     def to_json(self) -> dict[str, Any]:

@@ -349,6 +349,14 @@ class Account:
         return [objects[i] for i in found], has_more
 
 
+def at(prefix: str, *names: str) -> str:
+    """A parameter's name as Stripe reports it: `at("lines[0]", "price_data", "currency")` is
+    `lines[0][price_data][currency]`; with no prefix, `at("", "amount")` is `amount`."""
+    if not prefix:
+        prefix, names = names[0], names[1:]
+    return prefix + "".join(f"[{n}]" for n in names)
+
+
 def created_filter(spec: Any) -> Callable[[Obj], bool] | None:
     """Stripe's `created` list filter: an exact timestamp or `gt`/`gte`/`lt`/`lte` bounds."""
     if spec is None or spec == "":

@@ -10,7 +10,7 @@ from billing_desk.sandbox.currencies import SUPPORTED
 from billing_desk.sandbox.errors import StripeError, invalid, missing, no_such
 from billing_desk.sandbox.ordered import OrderedIds
 from billing_desk.sandbox.resources.totals import adopt_currency, refresh_draft, require_draft
-from billing_desk.sandbox.state import Obj, apply_metadata, created_filter
+from billing_desk.sandbox.state import Obj, apply_metadata, at, created_filter
 
 MAX_ITEMS_PER_INVOICE = 250
 _MAX_PLACES = 12
@@ -58,17 +58,17 @@ def pricing(
             400,
             "You may only specify one of these parameters: quantity, quantity_decimal.",
             code="parameters_exclusive",
-            param=f"{prefix}quantity",
+            param=at(prefix, "quantity"),
         )
     if "amount" in fields and "unit_amount_decimal" in fields:
         raise StripeError(
             400,
             "You may only specify one of these parameters: amount, unit_amount_decimal.",
             code="parameters_exclusive",
-            param=f"{prefix}amount",
+            param=at(prefix, "amount"),
         )
     if "quantity_decimal" in fields:
-        quantity = _places(fields["quantity_decimal"], f"{prefix}quantity_decimal")
+        quantity = _places(fields["quantity_decimal"], at(prefix, "quantity_decimal"))
     elif "quantity" in fields:
         quantity = Decimal(fields["quantity"])
     elif current is not None:
@@ -77,17 +77,18 @@ def pricing(
         quantity = Decimal(1)
     if quantity < 0:
         raise invalid(
-            f"Invalid {prefix}quantity: must be a non-negative number", param=f"{prefix}quantity"
+            f"Invalid {at(prefix, 'quantity')}: must be a non-negative number",
+            param=at(prefix, "quantity"),
         )
     if "unit_amount_decimal" in fields:
-        unit = _places(fields["unit_amount_decimal"], f"{prefix}unit_amount_decimal")
+        unit = _places(fields["unit_amount_decimal"], at(prefix, "unit_amount_decimal"))
         amount = int((quantity * unit).to_integral_value(ROUND_HALF_UP))
     elif "amount" in fields:
         amount = fields["amount"]
         if quantity == 0 and amount != 0:
             raise invalid(
-                f"Invalid {prefix}amount: a zero quantity can't carry an amount",
-                param=f"{prefix}amount",
+                f"Invalid {at(prefix, 'amount')}: a zero quantity can't carry an amount",
+                param=at(prefix, "amount"),
             )
         unit = Decimal(amount) if quantity == 0 else Decimal(amount) / quantity
         unit = unit.quantize(Decimal(1).scaleb(-_MAX_PLACES), ROUND_HALF_UP)
@@ -95,7 +96,7 @@ def pricing(
         unit = Decimal(current["pricing"]["unit_amount_decimal"])
         amount = int((quantity * unit).to_integral_value(ROUND_HALF_UP))
     else:
-        raise missing(f"{prefix}amount")
+        raise missing(at(prefix, "amount"))
     whole = int(quantity.to_integral_value(ROUND_HALF_UP))
     return amount, whole, dec_str(quantity), dec_str(unit)
 
@@ -127,10 +128,10 @@ def build_item(
         "discounts": [],
         "invoice": None,
         "livemode": False,
-        "metadata": apply_metadata({}, fields.get("metadata", {}), f"{prefix}metadata"),
+        "metadata": apply_metadata({}, fields.get("metadata", {}), at(prefix, "metadata")),
         "net_amount": amount,
         "parent": None,
-        "period": _period(fields.get("period"), call.now, f"{prefix}period"),
+        "period": _period(fields.get("period"), call.now, at(prefix, "period")),
         "pricing": {"type": "price_details", "unit_amount_decimal": unit},
         "proration": False,
         "quantity": quantity,
@@ -141,24 +142,30 @@ def build_item(
     }
 
 
-def update_item(item: Obj, fields: dict[str, Any], now: int, prefix: str = "") -> None:
+def item_changes(item: Obj, fields: dict[str, Any], now: int, prefix: str = "") -> Obj:
+    """What an update would change on an item, checked but not applied (so a request that
+    fails on its third line leaves the first two untouched)."""
+    changes: Obj = {}
     if fields.keys() & {"amount", "quantity", "quantity_decimal", "unit_amount_decimal"}:
         amount, quantity, quantity_decimal, unit = pricing(fields, item, prefix)
-        item.update(
+        changes.update(
             amount=amount,
             net_amount=amount,
             quantity=quantity,
             quantity_decimal=quantity_decimal,
+            pricing={"type": "price_details", "unit_amount_decimal": unit},
         )
-        item["pricing"] = {"type": "price_details", "unit_amount_decimal": unit}
     if "description" in fields:
-        item["description"] = fields["description"] or None
+        changes["description"] = fields["description"] or None
     if "discountable" in fields:
-        item["discountable"] = fields["discountable"]
+        changes["discountable"] = fields["discountable"]
     if "metadata" in fields:
-        item["metadata"] = apply_metadata(item["metadata"], fields["metadata"], f"{prefix}metadata")
+        changes["metadata"] = apply_metadata(
+            item["metadata"], fields["metadata"], at(prefix, "metadata")
+        )
     if "period" in fields:
-        item["period"] = _period(fields["period"], now, f"{prefix}period")
+        changes["period"] = _period(fields["period"], now, at(prefix, "period"))
+    return changes
 
 
 def resolve_currency(customer: Obj, requested: str | None, param: str = "currency") -> str:
@@ -264,7 +271,7 @@ def update(call: Call) -> Obj:
     item = _item(call)
     invoice = _editable_invoice(call, item, "update invoice items on")
     invoice_before = call.before(invoice) if invoice is not None else None
-    update_item(item, call.params, call.now)
+    item.update(item_changes(item, call.params, call.now))
     if invoice is not None:
         refresh_draft(call.account, invoice)
         call.emit("invoice.updated", invoice, invoice_before)

@@ -29,7 +29,7 @@ from billing_desk.sandbox.resources.totals import (
     set_totals,
 )
 from billing_desk.sandbox.search import search_response
-from billing_desk.sandbox.state import Obj, apply_metadata, created_filter, list_object
+from billing_desk.sandbox.state import Obj, apply_metadata, at, created_filter, list_object
 
 AUTO_FINALIZE_DELAY = 3600
 # Stripe's minimum charge per currency (minor units); smaller amounts due are carried over.
@@ -564,36 +564,36 @@ def _line_fields(line: dict[str, Any], invoice: Obj, prefix: str) -> dict[str, A
     for name in line:
         if name not in _LINE_FIELDS | {"id", "invoice_item"}:
             raise invalid(
-                f"The Billing Desk sandbox does not support {prefix}{name} on invoice lines.",
-                param=f"{prefix}{name}",
+                f"The Billing Desk sandbox does not support {at(prefix, name)} on invoice lines.",
+                param=at(prefix, name),
             )
     fields = {k: v for k, v in line.items() if k not in ("id", "invoice_item", "price_data")}
     price = line.get("price_data")
     if price is not None:
         if price["currency"].lower() != invoice["currency"]:
             raise invalid(
-                f"{prefix}price_data[currency] must be the invoice's currency "
+                f"{at(prefix, 'price_data', 'currency')} must be the invoice's currency "
                 f"({invoice['currency']}).",
-                param=f"{prefix}price_data[currency]",
+                param=at(prefix, "price_data", "currency"),
             )
         if "product_data" not in price:
             raise invalid(
                 "The Billing Desk sandbox has no products: use "
-                f"{prefix}price_data[product_data] instead of a product id.",
-                param=f"{prefix}price_data[product]",
+                f"{at(prefix, 'price_data', 'product_data')} instead of a product id.",
+                param=at(prefix, "price_data", "product"),
             )
         if "unit_amount" in price:
             fields["unit_amount_decimal"] = Decimal(price["unit_amount"])
         elif "unit_amount_decimal" in price:
             fields["unit_amount_decimal"] = price["unit_amount_decimal"]
         else:
-            raise missing(f"{prefix}price_data[unit_amount]")
+            raise missing(at(prefix, "price_data", "unit_amount"))
         if "amount" in fields:
             raise StripeError(
                 400,
                 "You may only specify one of these parameters: amount, price_data.",
                 code="parameters_exclusive",
-                param=f"{prefix}amount",
+                param=at(prefix, "amount"),
             )
         if "description" not in fields:
             fields["description"] = price["product_data"].get("name")
@@ -609,36 +609,40 @@ def add_lines(call: Call) -> Obj:
     items.check_room(call, invoice, len(lines))
     customer = account.objects[invoice["customer"]]
     before = call.before(invoice)
-    plan: list[tuple[Obj, bool]] = []
+    plan: list[tuple[Obj, Obj, bool]] = []
+    seen: set[str] = set()
     for n, line in enumerate(lines):
-        prefix = f"lines[{n}]["
+        prefix = f"lines[{n}]"
         if line.get("invoice_item"):
             item = account.require(
-                "invoiceitem", line["invoice_item"], param=f"{prefix}invoice_item]", status=400
+                "invoiceitem", line["invoice_item"], param=at(prefix, "invoice_item"), status=400
             )
+            if item["id"] in seen:
+                raise invalid(f"{item['id']} is listed twice.", param=at(prefix, "invoice_item"))
+            seen.add(item["id"])
             if item["invoice"] is not None or item["customer"] != invoice["customer"]:
                 raise invalid(
                     f"The invoice item {item['id']} is not a pending item of this customer.",
-                    param=f"{prefix}invoice_item]",
+                    param=at(prefix, "invoice_item"),
                 )
             if item["currency"] != invoice["currency"]:
                 raise invalid(
                     f"The invoice item {item['id']} is in {item['currency']}, the invoice in "
                     f"{invoice['currency']}.",
-                    param=f"{prefix}invoice_item]",
+                    param=at(prefix, "invoice_item"),
                 )
             fields = _line_fields(line, invoice, prefix)
-            plan.append((item, False))
-            if fields:
-                items.update_item(item, fields, call.now, prefix)
+            plan.append((item, items.item_changes(item, fields, call.now, prefix), False))
         else:
             fields = _line_fields(line, invoice, prefix)
-            plan.append((items.build_item(call, customer, invoice["currency"], fields), True))
+            new = items.build_item(call, customer, invoice["currency"], fields, prefix)
+            plan.append((new, {}, True))
     if "invoice_metadata" in call.params:
         invoice["metadata"] = apply_metadata(
             invoice["metadata"], call.params["invoice_metadata"], "invoice_metadata"
         )
-    for item, is_new in plan:
+    for item, changes, is_new in plan:
+        item.update(changes)
         if is_new:
             call.new(item)
         items.attach(call, item, invoice)
@@ -656,11 +660,12 @@ def update_lines(call: Call) -> Obj:
     before = call.before(invoice)
     targets = []
     for n, line in enumerate(call.params["lines"]):
-        prefix = f"lines[{n}]["
-        item = _line_item(call, invoice, line["id"], f"{prefix}id]")
-        targets.append((item, _line_fields(line, invoice, prefix), prefix))
-    for item, fields, prefix in targets:
-        items.update_item(item, fields, call.now, prefix)
+        prefix = f"lines[{n}]"
+        item = _line_item(call, invoice, line["id"], at(prefix, "id"))
+        fields = _line_fields(line, invoice, prefix)
+        targets.append((item, items.item_changes(item, fields, call.now, prefix)))
+    for item, changes in targets:
+        item.update(changes)
     if "invoice_metadata" in call.params:
         invoice["metadata"] = apply_metadata(
             invoice["metadata"], call.params["invoice_metadata"], "invoice_metadata"
@@ -677,7 +682,7 @@ def update_line(call: Call) -> Obj:
     item = _line_item(call, invoice, call.path["line_item_id"], "line_item_id")
     fields = _line_fields({k: v for k, v in call.params.items() if k != "expand"}, invoice, "")
     before = call.before(invoice)
-    items.update_item(item, fields, call.now)
+    item.update(items.item_changes(item, fields, call.now))
     refresh_draft(call.account, invoice)
     call.emit("invoice.updated", invoice, before)
     rendered = call.account.line_of_item(item, invoice["id"])
@@ -722,27 +727,25 @@ def create_preview(call: Call) -> Obj:
     lines: list[Obj] = []
     pending = {i["id"]: i for i in _pending(call, customer, currency)}
     for n, extra in enumerate(p.get("invoice_items", [])):
-        prefix = f"invoice_items[{n}]["
+        prefix = f"invoice_items[{n}]"
         fields = {k: v for k, v in extra.items() if k not in ("invoiceitem", "currency")}
         unknown = set(fields) - items.ITEM_FIELDS
         if unknown:
+            name = at(prefix, min(unknown))
             raise invalid(
-                f"The Billing Desk sandbox does not support {prefix}{min(unknown)}] in previews.",
-                param=f"{prefix}{min(unknown)}]",
+                f"The Billing Desk sandbox does not support {name} in previews.", param=name
             )
         if extra.get("invoiceitem"):
             base = pending.get(extra["invoiceitem"])
             if base is None:
-                raise items.not_found_line(extra["invoiceitem"], f"{prefix}invoiceitem]")
-            changed = dict(base, metadata=dict(base["metadata"]), period=dict(base["period"]))
-            items.update_item(changed, fields, call.now, prefix)
-            pending[base["id"]] = changed
+                raise items.not_found_line(extra["invoiceitem"], at(prefix, "invoiceitem"))
+            pending[base["id"]] = {**base, **items.item_changes(base, fields, call.now, prefix)}
         else:
             item_currency = (extra.get("currency") or currency).lower()
             if item_currency != currency:
                 raise invalid(
-                    f"{prefix}currency] must be the preview's currency ({currency}).",
-                    param=f"{prefix}currency]",
+                    f"{at(prefix, 'currency')} must be the preview's currency ({currency}).",
+                    param=at(prefix, "currency"),
                 )
             item = items.build_item(call, customer, currency, fields, prefix)
             lines.append(account.line_of_item(item, invoice["id"]))
