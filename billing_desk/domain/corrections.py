@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,6 +37,7 @@ from billing_desk.domain.money import MAX_MINOR, format_money, line_amount
 
 MAX_NOTE = 1000
 MAX_DESCRIPTION = 500
+_QUANTITY = re.compile(r"[0-9]{1,13}(\.[0-9]{1,12})?")
 
 
 class Kind(enum.StrEnum):
@@ -126,6 +128,13 @@ def parse_status(text: str) -> Status:
     except ValueError:
         allowed = ", ".join(s.value for s in Status)
         raise InvalidInput(f"status {text!r} is not one of {allowed}") from None
+
+
+def parse_quantity(text: str) -> Decimal:
+    """A quantity as typed: a plain decimal >= 0 (at most 12 decimal places, like usage)."""
+    if not _QUANTITY.fullmatch(text.strip()):
+        raise InvalidInput(f"--quantity {text!r} is not a number like 120 or 0.5")
+    return Decimal(text.strip())
 
 
 def transition(correction_id: int, current: Status, target: Status) -> Status:

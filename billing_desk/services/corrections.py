@@ -136,6 +136,11 @@ class Decision:
         return out
 
 
+def status_of(uow: UnitOfWork, correction_id: int) -> Decision:
+    c = repo.get(uow.session, correction_id)
+    return Decision(c.id, Status(c.status), c.status_reason)
+
+
 def _snapshot(c: Correction) -> dict[str, Any]:
     return {
         "status": c.status,
