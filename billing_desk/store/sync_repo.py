@@ -518,16 +518,26 @@ def outbox_depth(
     )
 
 
-def retrying(session: Session, customer: str | None = None) -> tuple[int, datetime | None]:
-    """Queued operations that failed transiently or wait on another one (they carry the
-    reason in `last_error`), and the earliest time one of them is due again."""
-    query = select(func.count(), func.min(Outbox.next_attempt_at)).where(
-        Outbox.state.in_((PENDING, CLAIMED)), Outbox.last_error.is_not(None)
-    )
-    if customer is not None:
-        query = query.where(Outbox.customer_id == customer)
-    count, earliest = session.execute(query).one()
-    return int(count or 0), earliest
+def retrying(
+    session: Session, now: datetime, customer: str | None = None
+) -> tuple[int, datetime | None]:
+    """Operations a pass should still wait for, and the earliest time one is due again: those
+    that failed transiently or wait on another (they carry the reason in `last_error`), and
+    those leased to a worker that has died (due when its lease runs out)."""
+    scope = [] if customer is None else [Outbox.customer_id == customer]
+    count, earliest = session.execute(
+        select(func.count(), func.min(Outbox.next_attempt_at)).where(
+            Outbox.state.in_((PENDING, CLAIMED)), Outbox.last_error.is_not(None), *scope
+        )
+    ).one()
+    live = select(SyncWorker.worker_id).where(SyncWorker.expires_at > now)
+    orphans, expiry = session.execute(
+        select(func.count(), func.min(Outbox.lease_expires_at)).where(
+            Outbox.state == CLAIMED, Outbox.lease_owner.not_in(live), *scope
+        )
+    ).one()
+    times = [t for t in (earliest, expiry) if t is not None]
+    return int(count or 0) + int(orphans or 0), min(times) if times else None
 
 
 def count_due(session: Session, now: datetime, scope: ClaimScope) -> int:

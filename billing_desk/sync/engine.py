@@ -294,7 +294,7 @@ class SyncEngine:
                         last_progress, tally.progress = time.monotonic(), False
                     continue
                 with UnitOfWork(self.store) as uow:
-                    waiting, earliest = sync_repo.retrying(uow.session, customer)
+                    waiting, earliest = sync_repo.retrying(uow.session, self.clock.now(), customer)
                 if not waiting or earliest is None:
                     break
                 idle_for = time.monotonic() - last_progress
@@ -479,7 +479,7 @@ class SyncEngine:
         now = self.clock.now()
         with UnitOfWork(self.store) as uow:
             depth = sync_repo.outbox_depth(uow.session, now, customer)
-            summary.pending, _ = sync_repo.retrying(uow.session, customer)
+            summary.pending, _ = sync_repo.retrying(uow.session, now, customer)
         summary.needs_attention = depth.needs_attention
         summary.blocked = depth.blocked
 
