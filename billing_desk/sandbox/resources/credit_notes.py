@@ -173,6 +173,7 @@ def _lines(
             "description": line.get("description") or None,
             "discount_amount": 0,
             "discount_amounts": [],
+            "invoice_line_item": None,
             "livemode": False,
             "metadata": line.get("metadata") or {},
             "pretax_credit_amounts": [],
