@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from billing_desk.cli.context import Context
+from billing_desk.cli.corrections_cmd import actor
 from billing_desk.domain.audit import timestamp_text
 from billing_desk.services import audit
 from billing_desk.store.uow import UnitOfWork
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
 def _export(ctx: Context, args: argparse.Namespace) -> int:
     since = None if args.since is None else audit.parse_since(args.since)
     with UnitOfWork(ctx.engine()) as uow:
+        actor(ctx, uow, args)  # on PostgreSQL, --as naming someone else is refused
         summary = audit.export_csv(uow, args.out, since)
     ctx.emit(summary.to_json(), f"{summary.rows} audit rows written to {summary.out}")
     return 0
@@ -45,6 +47,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
 
 def _verify(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
+        actor(ctx, uow, args)
         report = audit.verify(uow)
     problems = [str(p) for p in report.problems]
     if args.expect_head and args.expect_head != report.head_hash:
@@ -73,6 +76,7 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
 
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
+        actor(ctx, uow, args)
         page = audit.page(uow, limit=args.limit, before_seq=args.before, subject=args.subject)
         rows = [
             {

@@ -206,6 +206,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
     statuses = None if args.status is None else [parse_status(args.status)]
     period = None if args.period is None else parse_period(args.period)
     with UnitOfWork(ctx.engine()) as uow:
+        actor(ctx, uow, args)  # on PostgreSQL, --as naming someone else is refused
         rows = corrections_repo.list_corrections(
             uow.session,
             statuses=statuses,
@@ -219,6 +220,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
 
 def _queue(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
+        actor(ctx, uow, args)
         rows = finalization_gate.approvals_queue(uow, limit=args.limit)
     ctx.emit([r.to_json() for r in rows])
     return 0
