@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("first_usage_at", UTCDateTime(), nullable=True),
         sa.Column("last_usage_at", UTCDateTime(), nullable=True),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("last_batch_id", sa.Integer(), sa.ForeignKey("ingest_batches.id"), nullable=True),
         sa.UniqueConstraint(
             "customer_id",
             "period",
@@ -76,7 +77,6 @@ def upgrade() -> None:
             name=op.f("uq_lines_customer_id"),
         ),
     )
-    op.create_index("ix_lines_customer_period", "lines", ["customer_id", "period"])
     op.create_index("ix_lines_dirty_since", "lines", ["dirty_since"])
     op.create_table(
         "increments",
@@ -88,11 +88,11 @@ def upgrade() -> None:
         sa.Column("unit_amount", ExactDecimal(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("occurred_at", UTCDateTime(), nullable=False),
-        sa.Column("line_id", sa.Integer(), sa.ForeignKey("lines.id"), nullable=False),
         sa.Column("batch_id", sa.Integer(), sa.ForeignKey("ingest_batches.id"), nullable=False),
-        sa.Column("content_hash", sa.String(32), nullable=False),
+        # One B-tree keyed by event_id (see the Increment model).
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_increments_line_occurred", "increments", ["line_id", "occurred_at"])
+    op.create_index("ix_increments_customer_occurred", "increments", ["customer_id", "occurred_at"])
     op.create_table(
         "settings",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -137,7 +137,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("settings")
-    op.drop_index("ix_increments_line_occurred", table_name="increments")
+    op.drop_index("ix_increments_customer_occurred", table_name="increments")
     op.drop_table("increments")
     op.drop_table("lines")
     op.drop_table("ingest_batches")
