@@ -60,12 +60,14 @@ def _upsert(
     """Insert `rows`, or overwrite existing ones where `newer(excluded, table)` holds.
 
     `sticky` boolean columns, once true, stay true (a deleted object never comes back).
+    Rows go in id order, so two workers writing the same objects lock them in the same order
+    (no deadlock on PostgreSQL).
     """
     if not rows:
         return
     table = _table(model)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for chunk in _chunks(rows):
+    insert = _insert(session)
+    for chunk in _chunks(sorted(rows, key=lambda row: str(row["id"]))):
         stmt = insert(table).values(list(chunk))
         excluded = stmt.excluded
         set_: dict[str, Any] = {
@@ -77,6 +79,23 @@ def _upsert(
             index_elements=[table.c.id], set_=set_, where=newer(excluded, table)
         )
         session.execute(stmt)
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _locked_cursor(session: Session, fetched_at: datetime) -> StripeEventCursor:
+    """The cursor row, created if missing, locked for this transaction (on PostgreSQL)."""
+    stmt = _insert(session)(_table(StripeEventCursor)).values(
+        name=CURSOR_NAME, fetched_at=fetched_at
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+    cursor = session.get(
+        StripeEventCursor, CURSOR_NAME, with_for_update=True, populate_existing=True
+    )
+    assert cursor is not None
+    return cursor
 
 
 def _fetched_later(excluded: Any, table: Table) -> ColumnElement[bool]:
@@ -323,10 +342,7 @@ def move_cursor(
 
     `last_event` (id, created) is the anchor: the newest event listed, listed again next time.
     """
-    cursor = session.get(StripeEventCursor, CURSOR_NAME, with_for_update=True)
-    if cursor is None:
-        cursor = StripeEventCursor(name=CURSOR_NAME, fetched_at=fetched_at)
-        session.add(cursor)
+    cursor = _locked_cursor(session, fetched_at)
     cursor.fetched_at = max(cursor.fetched_at, fetched_at)
     if position is not None and (cursor.position is None or position > cursor.position):
         cursor.position = position
@@ -345,10 +361,7 @@ def reset_cursor(
     fetched_at: datetime,
 ) -> None:
     """Restart the cursor after a full reconciliation (its anchor may be older, or none)."""
-    cursor = session.get(StripeEventCursor, CURSOR_NAME, with_for_update=True)
-    if cursor is None:
-        cursor = StripeEventCursor(name=CURSOR_NAME)
-        session.add(cursor)
+    cursor = _locked_cursor(session, fetched_at)
     cursor.position = position
     cursor.last_event_id, cursor.last_event_created = last_event or (None, None)
     cursor.full_reconcile_at = full_reconcile_at
@@ -373,8 +386,8 @@ def record_events(session: Session, rows: Sequence[Row]) -> None:
     if not rows:
         return
     table = _table(StripeProcessedEvent)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for chunk in _chunks(rows):
+    insert = _insert(session)
+    for chunk in _chunks(sorted(rows, key=lambda row: str(row["id"]))):
         stmt = insert(table).values(list(chunk)).on_conflict_do_nothing(index_elements=["id"])
         session.execute(stmt)
 
