@@ -100,17 +100,19 @@ def ingest(
     skip_invalid: bool = False,
     on_reject: Callable[[Reject], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    line_flush: int = LINE_FLUSH,
 ) -> IngestSummary:
     """Ingest `sources` in one transaction; commits unless the call is atomic and a row failed.
 
     `on_reject` sees every invalid row as it is found; `on_progress` the bytes read so far.
-    The open `uow` must be a write unit of work.
+    `line_flush` bounds the line deltas held in memory. The open `uow` must be a write unit
+    of work.
     """
     started = datetime.now(UTC)
     store = LedgerStore.for_session(uow.session)
     store.prepare_ingest()
     batch_id = store.open_batch(actor, [s.name for s in sources], started)
-    run = _Run(store, batch_id, skip_invalid, on_reject, started)
+    run = _Run(store, batch_id, skip_invalid, on_reject, started, line_flush)
     done = 0
     for source in sources:
         blocks = _jsonl_blocks(source) if source.format == "jsonl" else _csv_blocks(source)
@@ -349,8 +351,10 @@ class _Run:
         skip_invalid: bool,
         on_reject: Callable[[Reject], None] | None,
         now: datetime,
+        line_flush: int,
     ) -> None:
         self.store = store
+        self.line_flush = line_flush
         self.batch_id = batch_id
         self.skip_invalid = skip_invalid
         self.on_reject = on_reject
@@ -461,7 +465,7 @@ class _Run:
                     delta.last_usage = at
                 elif at < delta.first_usage:
                     delta.first_usage = at
-        if len(pending) >= LINE_FLUSH:
+        if len(pending) >= self.line_flush:
             self.flush()
 
     def flush(self) -> None:
