@@ -8,7 +8,7 @@ this layer keeps index keys as strings and `schema` turns them into lists.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from billing_desk.sandbox.errors import invalid
 
@@ -67,23 +67,3 @@ def _insert(root: dict[str, FormValue], key: str, value: str) -> None:
         elif isinstance(existing, str) or isinstance(existing, list) != want_list:
             raise invalid(f"Invalid hash: {shown} was sent in two different shapes", param=shown)
         node = existing
-
-
-def encode_form(params: dict[str, object]) -> str:
-    """The inverse of `parse_form`, as stripe-python encodes (`a[b]`, `lines[0][id]`)."""
-    pairs: list[tuple[str, str]] = []
-    _flatten("", params, pairs)
-    return urlencode(pairs)
-
-
-def _flatten(prefix: str, value: object, pairs: list[tuple[str, str]]) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _flatten(f"{prefix}[{key}]" if prefix else str(key), item, pairs)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _flatten(f"{prefix}[{index}]", item, pairs)
-    elif isinstance(value, bool):
-        pairs.append((prefix, "true" if value else "false"))
-    elif value is not None:
-        pairs.append((prefix, str(value)))

@@ -22,7 +22,6 @@ from typing import Any
 from billing_desk.sandbox.call import Call
 from billing_desk.sandbox.errors import StripeError
 from billing_desk.sandbox.faults import FaultConfig, TokenBucket
-from billing_desk.sandbox.forms import encode_form, parse_form
 from billing_desk.sandbox.idempotency import IdempotencyStore
 from billing_desk.sandbox.resources import events, invoices
 from billing_desk.sandbox.routes import ROUTES, Route
@@ -202,7 +201,7 @@ class Sandbox:
         if matched is None:
             raise ValueError(f"no such endpoint: {method} {path}")
         route, args = matched
-        checked = validate(route.params, parse_form(encode_form(params)))
+        checked = validate(route.params, _as_form(params))
         status, body = self.execute(
             rt, route, args, checked, request_id=None, idempotency_key=None,
             base_url="http://sandbox.invalid",
@@ -277,6 +276,17 @@ class Sandbox:
 
     def load(self, path: Path) -> None:
         self.restore(json.loads(path.read_text()))
+
+
+def _as_form(value: Any) -> Any:
+    """Python values as the strings, hashes and arrays a decoded form holds."""
+    if isinstance(value, dict):
+        return {str(k): _as_form(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_as_form(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _rng_state(rng: random.Random) -> list[Any]:

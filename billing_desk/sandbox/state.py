@@ -9,7 +9,6 @@ every retrieve/update O(1) and every filtered list proportional to what it retur
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import string
 from collections.abc import Callable, Iterable
@@ -47,8 +46,19 @@ _MAX_EXPAND_DEPTH = 4
 
 def snapshot(value: Obj) -> Obj:
     """A deep, independent copy of a rendered object (for event payloads)."""
-    copied: Obj = json.loads(json.dumps(value))
+    copied: Obj = _copy(value)
     return copied
+
+
+def _copy(value: Any) -> Any:
+    # JSON data only holds dicts, lists and immutable scalars: much cheaper than a JSON
+    # round trip or copy.deepcopy.
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    return value
 
 
 @dataclass

@@ -10,9 +10,11 @@ import stripe
 from tests.conftest import StripeSandbox
 
 
-def test_unknown_key_shapes_are_refused_with_401(stripe_sandbox: StripeSandbox) -> None:
+def test_unknown_key_shapes_are_refused_with_401(
+    stripe_sandbox: StripeSandbox, http: httpx.Client
+) -> None:
     for header in ({}, {"Authorization": "Bearer sk_live_abc"}, {"Authorization": "Token x"}):
-        response = httpx.get(f"{stripe_sandbox.url}/v1/customers", headers=header)
+        response = http.get(f"{stripe_sandbox.url}/v1/customers", headers=header)
         assert response.status_code == 401
         error = response.json()["error"]
         assert error["type"] == "invalid_request_error"
@@ -23,8 +25,10 @@ def test_unknown_key_shapes_are_refused_with_401(stripe_sandbox: StripeSandbox) 
         ).v1.customers.list()
 
 
-def test_restricted_and_basic_auth_keys_are_accepted(stripe_sandbox: StripeSandbox) -> None:
-    response = httpx.get(f"{stripe_sandbox.url}/v1/customers", auth=("rk_test_abc123", ""))
+def test_restricted_and_basic_auth_keys_are_accepted(
+    stripe_sandbox: StripeSandbox, http: httpx.Client
+) -> None:
+    response = http.get(f"{stripe_sandbox.url}/v1/customers", auth=("rk_test_abc123", ""))
     assert response.status_code == 200
     assert response.json()["object"] == "list"
 
@@ -58,7 +62,7 @@ def test_unknown_parameters_are_judged_by_stripe_python_params(
     assert raised.value.code == "parameter_unknown"
 
 
-def test_bad_values_name_the_parameter(stripe_sandbox: StripeSandbox) -> None:
+def test_bad_values_name_the_parameter(stripe_sandbox: StripeSandbox, http: httpx.Client) -> None:
     url, key = stripe_sandbox.url, stripe_sandbox.api_key
     headers = {"Authorization": f"Bearer {key}"}
     cases = [
@@ -70,15 +74,15 @@ def test_bad_values_name_the_parameter(stripe_sandbox: StripeSandbox) -> None:
         ("GET", "/v1/invoices?status=opened", None, None, "status"),
     ]
     for method, path, body, code, param in cases:
-        response = httpx.request(method, url + path, data=body, headers=headers)
+        response = http.request(method, url + path, data=body, headers=headers)
         assert response.status_code == 400, (path, response.text)
         error = response.json()["error"]
         assert error.get("code") == code, (path, error)
         assert error["param"] == param, (path, error)
 
 
-def test_unrecognized_url_is_stripes_404(stripe_sandbox: StripeSandbox) -> None:
-    response = httpx.get(
+def test_unrecognized_url_is_stripes_404(stripe_sandbox: StripeSandbox, http: httpx.Client) -> None:
+    response = http.get(
         f"{stripe_sandbox.url}/v1/charges",
         headers={"Authorization": f"Bearer {stripe_sandbox.api_key}"},
     )
