@@ -81,13 +81,13 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
         rows = [
             {
                 "seq": r.seq,
-                "at": timestamp_text(r.at),
-                "actor": r.actor,
-                "action": r.action,
-                "subject": r.subject,
-                "before": r.before,
-                "after": r.after,
-                "reason": r.reason,
+                "at": timestamp_text(r.entry.at),
+                "actor": r.entry.actor,
+                "action": r.entry.action,
+                "subject": r.entry.subject,
+                "before": r.entry.before,
+                "after": r.entry.after,
+                "reason": r.entry.reason,
             }
             for r in page.rows
         ]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from decimal import ROUND_FLOOR
 
 from billing_desk.domain.corrections import Kind
@@ -28,6 +29,16 @@ class Role(enum.StrEnum):
 
 
 DECIDERS = frozenset({Role.LEAD, Role.ADMIN})
+# A login as both backends take it (PostgreSQL's own check is stricter: lower case).
+_LOGIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}")
+
+
+def check_login(login: str) -> str:
+    if not _LOGIN.fullmatch(login):
+        raise InvalidInput(
+            f"login {login!r} must be 1 to 63 letters, digits or _ . @ - (not starting with . @ -)"
+        )
+    return login
 
 
 def parse_role(text: str) -> Role:

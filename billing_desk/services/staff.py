@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from billing_desk.domain.errors import PermissionDenied
-from billing_desk.domain.policy import Role, check_admin, parse_role
+from billing_desk.domain.policy import Role, check_admin, check_login, parse_role
 from billing_desk.store import staff_repo
 from billing_desk.store.audit_repo import append_audit
 from billing_desk.store.uow import UnitOfWork
@@ -61,6 +61,7 @@ class StaffChange:
 def add(uow: UnitOfWork, actor: str, login: str, role_text: str) -> StaffChange:
     """Give `login` a role (creating the PostgreSQL login without a password if needed)."""
     role = parse_role(role_text)
+    check_login(login)
     check_admin(actor, acting_role(uow, actor))
     session = uow.session
     previous = staff_repo.set_role(session, login, role, actor, datetime.now(UTC))

@@ -90,11 +90,9 @@ def append_audit(
     return row
 
 
-def to_chained(row: AuditRow) -> ChainedRow:
-    entry = AuditEntry(
-        row.at, row.actor, row.action, row.subject, row.before, row.after, row.reason
-    )
-    return ChainedRow(row.seq, entry, row.prev_hash, row.hash)
+def _chained(r: Any) -> ChainedRow:
+    entry = AuditEntry(r.at, r.actor, r.action, r.subject, r.before, r.after, r.reason)
+    return ChainedRow(r.seq, entry, r.prev_hash, r.hash)
 
 
 _COLUMNS = (
@@ -125,15 +123,13 @@ def iter_chain(
         rows = session.execute(query).all()
         if not rows:
             return
-        for r in rows:
-            entry = AuditEntry(r.at, r.actor, r.action, r.subject, r.before, r.after, r.reason)
-            yield ChainedRow(r.seq, entry, r.prev_hash, r.hash)
+        yield from (_chained(r) for r in rows)
         last_id = rows[-1].id
 
 
 @dataclass(frozen=True)
 class AuditPage:
-    rows: list[AuditRow]
+    rows: list[ChainedRow]
     # Pass as `before_seq` for the next (older) page; None on the last page.
     next_before_seq: int | None
 
@@ -146,12 +142,12 @@ def page(
     subject: str | None = None,
 ) -> AuditPage:
     """Newest first, by keyset on `seq` (an index walk, however deep the trail is)."""
-    query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit + 1)
+    query = select(*_COLUMNS).order_by(AuditRow.seq.desc()).limit(limit + 1)
     if before_seq is not None:
         query = query.where(AuditRow.seq < before_seq)
     if subject is not None:
         query = query.where(AuditRow.subject == subject)
-    rows = list(session.scalars(query))
+    rows = [_chained(r) for r in session.execute(query).all()]
     more = len(rows) > limit
     rows = rows[:limit]
     return AuditPage(rows, rows[-1].seq if more and rows else None)
