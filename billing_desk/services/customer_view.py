@@ -13,12 +13,11 @@ invoice yet) pending items with no Billing Desk metadata at all, e.g. added in t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing_desk.domain.errors import InvalidInput
@@ -142,8 +141,9 @@ def customer_view(
     customer = s.get(Customer, customer_id)
     if customer is None:
         raise InvalidInput(f"no customer with id {customer_id!r}")
-    lines = s.scalars(
-        select(Line).where(Line.customer_id == customer_id, Line.period == period)
+    # Plain columns, not entities: the view needs no identity map and no timestamps per line.
+    lines = s.execute(
+        select(*_LINE_COLUMNS).where(Line.customer_id == customer_id, Line.period == period)
     ).all()
     stripe_id = customer.stripe_customer_id
     cached_customer = None if stripe_id is None else s.get(StripeCustomerCache, stripe_id)
@@ -155,7 +155,7 @@ def customer_view(
             PeriodInvoice.customer_id == customer_id, PeriodInvoice.period == period
         )
     )
-    items = _stripe_items(s, stripe_id, invoice, period, {line.id for line in lines})
+    items, items_fetched = _stripe_items(s, stripe_id, invoice, period, {line.id for line in lines})
     notes = (
         []
         if invoice is None
@@ -175,7 +175,15 @@ def customer_view(
             for item in items
         ],
     )
-    fetched = [row.fetched_at for row in (cached_customer, invoice, *items) if row is not None]
+    fetched = [
+        moment
+        for moment in (
+            None if cached_customer is None else cached_customer.fetched_at,
+            None if invoice is None else invoice.fetched_at,
+            items_fetched,
+        )
+        if moment is not None
+    ]
     return CustomerView(
         customer_id=customer.id,
         name=customer.name,
@@ -216,44 +224,61 @@ def list_periods(uow: UnitOfWork, customer_id: str) -> list[str]:
     return sorted({*local, *(p for p in invoiced if p is not None)}, reverse=True)
 
 
+_LINE_COLUMNS = (
+    Line.id,
+    Line.item,
+    Line.description,
+    Line.quantity,
+    Line.unit_amount,
+    Line.amount,
+    Line.version,
+    Line.synced_version,
+    Line.voided,
+    Line.stripe_invoice_item,
+    Line.kind,
+    Line.currency,
+    Line.sync_state,
+)
+_ITEM = StripeInvoiceItemCache
+_ITEM_COLUMNS = (_ITEM.id, _ITEM.amount, _ITEM.description, _ITEM.meta, _ITEM.invoice)
+
+
 def _stripe_items(
     s: Session,
     stripe_id: str | None,
     invoice: StripeInvoiceCache | None,
     period: str,
     line_ids: set[int],
-) -> Sequence[StripeInvoiceItemCache]:
+) -> tuple[list[Any], datetime | None]:
+    """The period's Stripe items, and the oldest fetch among them."""
     if stripe_id is None:
-        return []
-    live = StripeInvoiceItemCache.deleted.is_(False)
-    on_invoice: Sequence[StripeInvoiceItemCache] = []
-    if invoice is not None:
-        on_invoice = s.scalars(
-            select(StripeInvoiceItemCache).where(live, StripeInvoiceItemCache.invoice == invoice.id)
-        ).all()
-    pending = s.scalars(
-        select(StripeInvoiceItemCache).where(
-            live,
-            StripeInvoiceItemCache.stripe_customer == stripe_id,
-            StripeInvoiceItemCache.invoice.is_(None),
+        return [], None
+    live = _ITEM.deleted.is_(False)
+    pending = _ITEM.invoice.is_(None)
+    where = pending if invoice is None else or_(pending, _ITEM.invoice == invoice.id)
+    found = s.execute(
+        select(*_ITEM_COLUMNS, _ITEM.fetched_at).where(
+            live, _ITEM.stripe_customer == stripe_id, where
         )
     ).all()
-    shown = [item for item in pending if _belongs(item, period, line_ids, invoice is None)]
-    return [*on_invoice, *shown]
+    shown = [
+        item
+        for item in found
+        if item.invoice is not None or _belongs(item.meta, period, line_ids, invoice is None)
+    ]
+    return shown, min((item.fetched_at for item in shown), default=None)
 
 
-def _belongs(
-    item: StripeInvoiceItemCache, period: str, line_ids: set[int], period_open: bool
-) -> bool:
-    named_period = item.meta.get(PERIOD_KEY)
-    refs = line_refs(item.meta)
+def _belongs(metadata: dict[str, str], period: str, line_ids: set[int], period_open: bool) -> bool:
+    named_period = metadata.get(PERIOD_KEY)
+    refs = line_refs(metadata)
     if named_period is not None or refs:
         return named_period == period or not line_ids.isdisjoint(refs)
     # No Billing Desk metadata: added by hand; it goes on the next invoice made.
     return period_open
 
 
-def _local(line: Line) -> LocalLine:
+def _local(line: Any) -> LocalLine:
     return LocalLine(
         id=line.id,
         item=line.item,
