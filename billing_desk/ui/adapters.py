@@ -1,5 +1,6 @@
-"""Store reads the GUI needs that no service offers (yet): a line's increments, page by page,
-and its usage per day. Plain functions over an Engine, called off the UI thread.
+"""Store reads the GUI needs that no service offers (yet): a line's increments page by page and
+its usage per day, the badges of search results, and what corrections did to each line. Plain
+functions over an Engine, called off the UI thread.
 
 A line is (customer, period, item, unit price, currency), so its increments are found by those
 columns and the period's UTC month, in time order.
@@ -13,10 +14,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, String, func, select, type_coerce
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from billing_desk.store.models import Increment, Line
+from billing_desk.services.customer_view import CustomerView, Mode, customer_view, list_periods
+from billing_desk.store.models import Customer, Increment, Line, OutboxOperation
+from billing_desk.store.models.corrections import Correction, Hold
+from billing_desk.store.models.stripe_cache import StripeInvoiceCache
 from billing_desk.store.uow import UnitOfWork
+from billing_desk.ui import format as fmt
 from billing_desk.ui.models.increments import IncrementRow
 
 
@@ -111,3 +117,207 @@ def usage_by_day(engine: Engine, key: LineKey) -> list[tuple[date, Decimal]]:
 
 def total_quantity(points: Sequence[tuple[date, Decimal]]) -> Decimal:
     return sum((q for _, q in points), Decimal(0))
+
+
+# Badges of search results
+
+
+@dataclass(frozen=True)
+class Badges:
+    """What a search result flags at a glance."""
+
+    drift: bool = False
+    pending_approvals: int = 0
+    held: bool = False
+    sync_error: bool = False
+    # The latest open invoice's amount remaining, else the draft's amount due (minor units).
+    amount_due: int | None = None
+    currency: str = "usd"
+
+
+def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Badges]:
+    """Badges for a page of search results (a few dozen customers at most)."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        currencies: dict[str, str] = dict(
+            s.execute(select(Customer.id, Customer.currency).where(Customer.id.in_(ids))).all()
+        )
+        pending = dict(
+            s.execute(
+                select(Correction.customer_id, func.count())
+                .where(Correction.customer_id.in_(ids), Correction.status == "pending_approval")
+                .group_by(Correction.customer_id)
+            )
+        )
+        held = set(
+            s.scalars(
+                select(Hold.customer_id).where(
+                    Hold.customer_id.in_(ids), Hold.released_at.is_(None)
+                )
+            )
+        )
+        failing = set(
+            s.scalars(
+                select(OutboxOperation.customer_id).where(
+                    OutboxOperation.customer_id.in_(ids),
+                    OutboxOperation.state == "needs_attention",
+                )
+            )
+        )
+        due = _amounts_due(s, ids)
+        latest = dict(
+            s.execute(
+                select(Line.customer_id, func.max(Line.period))
+                .where(Line.customer_id.in_(ids))
+                .group_by(Line.customer_id)
+            )
+        )
+        drifting = {cid for cid, period in latest.items() if _has_drift(uow, cid, period)}
+    return {
+        cid: Badges(
+            drift=cid in drifting,
+            pending_approvals=int(pending.get(cid, 0)),
+            held=cid in held,
+            sync_error=cid in failing,
+            amount_due=due.get(cid),
+            currency=currencies.get(cid, "usd"),
+        )
+        for cid in ids
+        if cid in currencies
+    }
+
+
+def _amounts_due(s: Session, ids: list[str]) -> dict[str, int]:
+    """What the customer owes on open invoices; with none open, what its newest draft asks."""
+    rows = s.execute(
+        select(
+            StripeInvoiceCache.customer_id,
+            StripeInvoiceCache.status,
+            StripeInvoiceCache.amount_remaining,
+            StripeInvoiceCache.amount_due,
+        )
+        .where(
+            StripeInvoiceCache.customer_id.in_(ids),
+            StripeInvoiceCache.deleted.is_(False),
+            StripeInvoiceCache.status.in_(("open", "draft")),
+        )
+        .order_by(StripeInvoiceCache.created)
+    )
+    owed: dict[str, int] = {}
+    drafts: dict[str, int] = {}
+    for cid, status, remaining, amount_due in rows:
+        if cid is None:
+            continue
+        if status == "open":
+            owed[cid] = owed.get(cid, 0) + remaining
+        else:
+            drafts[cid] = amount_due  # ordered by creation: the newest wins
+    return {**drafts, **owed}
+
+
+def _has_drift(uow: UnitOfWork, customer_id: str, period: str) -> bool:
+    return customer_view(uow, customer_id, period).reconciliation.has_drift
+
+
+# What corrections did to each line (the side-by-side "Corrections" column)
+
+_STATUS_WORDS = {
+    "pending_approval": "waiting for approval",
+    "approved": "approved, applying",
+    "applied": "applied",
+    "lapsed": "approval lapsed",
+}
+_KIND_WORDS = {
+    "adjust": "adjusted",
+    "void": "voided",
+    "credit": "credit",
+    "one-off": "one-off charge",
+}
+
+
+def line_corrections(engine: Engine, customer_id: str, period: str) -> dict[int, str]:
+    """Line id -> what corrections did or will do to it, in words, newest first."""
+    with UnitOfWork(engine) as uow:
+        rows = uow.session.execute(
+            select(
+                Correction.line_id,
+                Correction.created_line_id,
+                Correction.kind,
+                Correction.status,
+                Correction.currency,
+                Correction.impact,
+            )
+            .where(
+                Correction.customer_id == customer_id,
+                Correction.period == period,
+                Correction.status.in_(tuple(_STATUS_WORDS)),
+            )
+            .order_by(Correction.requested_at.desc())
+        )
+        out: dict[int, list[str]] = {}
+        for line_id, created_line_id, kind, status, code, impact in rows:
+            target = line_id if line_id is not None else created_line_id
+            if target is None:
+                continue
+            words = _KIND_WORDS.get(kind, kind)
+            text = f"{words} {fmt.signed(impact, code)}, {_STATUS_WORDS[status]}"
+            out.setdefault(target, []).append(text)
+    return {line_id: "; ".join(texts) for line_id, texts in out.items()}
+
+
+# The customer view, as one read
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    """Everything the customer page shows, read from the store in one go (no Stripe call)."""
+
+    view: CustomerView
+    periods: tuple[str, ...]
+    corrections: dict[int, str]
+    held: bool
+    undoable: bool
+
+
+def load_customer(
+    engine: Engine, customer_id: str, period: str | None, mode: Mode = "test"
+) -> CustomerSnapshot:
+    """The customer's `period` (default: its newest) as cached; raises InvalidInput if unknown."""
+    with UnitOfWork(engine) as uow:
+        periods = tuple(list_periods(uow, customer_id))
+        if period is None:
+            period = periods[0] if periods else datetime.now(UTC).strftime("%Y-%m")
+        view = customer_view(uow, customer_id, period, mode=mode)
+        held = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Hold)
+                .where(
+                    Hold.customer_id == customer_id,
+                    Hold.period == period,
+                    Hold.released_at.is_(None),
+                )
+            )
+            or 0
+        ) > 0
+        undoable = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Correction)
+                .where(
+                    Correction.customer_id == customer_id,
+                    Correction.period == period,
+                    Correction.status == "applied",
+                    Correction.kind.in_(("adjust", "void", "credit", "one-off")),
+                )
+            )
+            or 0
+        ) > 0
+    if period not in periods:
+        periods = (period, *periods)
+    return CustomerSnapshot(
+        view, periods, line_corrections(engine, customer_id, period), held, undoable
+    )

@@ -23,18 +23,16 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from billing_desk import __version__ as app_version
+from billing_desk.stripe_gateway import redact as redact_keys
 
 log = logging.getLogger(__name__)
 
-_SECRET_PATTERNS = (
-    re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+"),
-    re.compile(r"(?<=://)([^:/@\s]+):([^@\s]+)@"),  # user:password@ in URLs
-)
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):([^@\s]+)@")
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}_{m.group(2)}_***", text)
-    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}:***@", text)
+    """Stripe keys and bearer tokens (the gateway's rule), and passwords in store URLs."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", redact_keys(text))
 
 
 def format_report(exc: BaseException) -> str:

@@ -83,7 +83,7 @@ def test_a_bug_saves_a_crash_report_without_secrets(
 
 
 def test_redact_masks_keys_and_url_passwords() -> None:
-    assert redact("key rk_live_XYZ9") == "key rk_live_***"
+    assert redact("key rk_live_XYZ9abc") == "key [redacted]"
     assert redact("postgresql+psycopg://bob:hunter2@db:5432/x") == (
         "postgresql+psycopg://bob:***@db:5432/x"
     )

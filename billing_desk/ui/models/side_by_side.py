@@ -73,6 +73,23 @@ class SideBySideModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[LineRow] = []
+        self._stale = False
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the Stripe side as older than it should be (greyed, said in tooltips)."""
+        if stale == self._stale:
+            return
+        self._stale = stale
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, COL_STRIPE_DESCRIPTION),
+                self.index(len(self._rows) - 1, COL_DIFFERENCE),
+            )
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, COL_STATUS, COL_DIFFERENCE)
 
     def set_rows(self, rows: Sequence[LineRow]) -> None:
         self.beginResetModel()
@@ -102,7 +119,8 @@ class SideBySideModel(QAbstractTableModel):
             if section in LOCAL_COLUMNS:
                 return "From the local ledger (compiled from usage, after corrections)"
             if section in STRIPE_COLUMNS:
-                return "From the Stripe invoice, as last fetched"
+                stale = " (stale: a refresh from Stripe is due)" if self._stale else ""
+                return f"From the Stripe invoice, as last fetched{stale}"
             return "How the two sides compare"
         if role == Qt.ItemDataRole.TextAlignmentRole and section in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -129,6 +147,8 @@ class SideBySideModel(QAbstractTableModel):
                 return style.colour()
             if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleDescriptionRole):
                 return tooltip_for(line_row.row)
+        if role == Qt.ItemDataRole.ForegroundRole and col in STRIPE_COLUMNS and self._stale:
+            return accent("muted")
         if col == COL_DIFFERENCE and role == Qt.ItemDataRole.ForegroundRole:
             difference = line_row.row.difference
             return accent("differs") if difference and line_row.row.drift else None

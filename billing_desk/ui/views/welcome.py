@@ -212,6 +212,11 @@ class WelcomeView(QWidget):
         layout.addLayout(buttons)
         return page
 
+    def show_message(self, text: str) -> None:
+        """A problem found before the screen opened (e.g. the saved store cannot be opened)."""
+        self._pages.setCurrentIndex(1)
+        self._say(text[:1].upper() + text[1:], error=True)
+
     # Slots
 
     def _on_connect_button_clicked(self) -> None:

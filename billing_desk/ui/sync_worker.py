@@ -1,0 +1,284 @@
+"""The sync engine inside the desktop app: a worker QObject moved to its own QThread.
+
+The worker runs the engine's asyncio loop on that thread and talks to the rest of the app only
+through signals (queued to the UI thread). The UI asks for things with the `request_*` methods,
+which only post a command to the loop and return at once: the UI thread never waits on Stripe.
+
+    thread = SyncThread(worker)          # owns the QThread
+    thread.start()
+    worker.request_pull("c-1", "2026-10")   # pull this customer's Stripe state now
+    thread.stop()                        # asks the engine to stop; `finished` when it has
+
+Stopping lets operations under way settle (the engine drains them, at most a few seconds) and
+leaves nothing half-recorded: what was not sent is sent by the next run under the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from sqlalchemy import Engine
+
+from billing_desk.store.uow import UnitOfWork
+from billing_desk.stripe_gateway import GatewayConfig, StripeGateway, open_gateway
+from billing_desk.stripe_gateway.errors import StripeFailure, StripeKeyRejected
+from billing_desk.sync.context import EngineConfig
+from billing_desk.sync.engine import Progress, SyncEngine
+from billing_desk.sync.pull import poll_events, pull_customer
+from billing_desk.ui.messages import plain_error
+
+log = logging.getLogger(__name__)
+
+PAUSED = "paused"
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """The worker's knobs; tests and the demo shorten the times."""
+
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    # How often the Events API is polled for changes made in Stripe (the Dashboard, payments).
+    events_every_s: float = 30.0
+    idle_poll_s: float = 2.0
+
+
+class SyncWorker(QObject):
+    state_changed = Signal(str, str)  # state (running|idle|paused|backing_off|stopped), reason
+    progress_changed = Signal(int, int)  # done, total of the pass under way
+    customer_pulled = Signal(object)  # billing_desk.sync.pull.PullSummary
+    pull_failed = Signal(str, str, str)  # customer id, period, plain message
+    bug_found = Signal(object)  # an unexpected exception: the app saves a crash report
+    finished = Signal()  # the loop has ended; nothing runs on the thread any more
+
+    def __init__(
+        self,
+        store: Engine,
+        gateway_config: GatewayConfig,
+        options: WorkerOptions | None = None,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._gateway_config = gateway_config
+        self._options = options or WorkerOptions()
+        self._commands: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._engine_stop: asyncio.Event | None = None
+        self._resume: asyncio.Event | None = None
+        self._paused = False
+        self._gateway: StripeGateway | None = None
+        self._engine: SyncEngine | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_events = 0.0
+        self._reason = ""
+
+    # Requests from the UI thread: post and return.
+
+    def request_pull(self, customer_id: str, period: str | None) -> None:
+        """Refresh this customer's Stripe state (and push its changes, an agent is looking)."""
+        self._post("pull", customer_id, period)
+
+    def request_push(self, customer_id: str) -> None:
+        self._post("push", customer_id)
+
+    def set_paused(self, paused: bool) -> None:
+        self._post("pause", paused)
+
+    def request_stop(self) -> None:
+        self._post("stop")
+
+    def _post(self, command: str, *args: Any) -> None:
+        self._commands.put((command, args))
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to do
+                loop.call_soon_threadsafe(self._take_commands)
+
+    # The worker thread
+
+    @Slot()
+    def run(self) -> None:
+        """Connected to `QThread.started`: runs the loop until asked to stop."""
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:  # a bug: report it, the window stays usable
+            self._reason = "the sync worker hit a bug; a crash report was saved"
+            self.bug_found.emit(exc)
+        finally:
+            self.state_changed.emit(STOPPED, self._reason)
+            self.finished.emit()
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._resume = asyncio.Event()
+        engine = SyncEngine(
+            self._store,
+            self._gateway_config,
+            config=self._options.engine,
+            on_progress=self._on_engine_progress,
+            on_status=self._on_engine_status,
+            pull=self._poll_events,
+        )
+        self._engine = engine
+        self._take_commands()
+        try:
+            # A gateway of our own for on-demand pulls, on the engine's budget and statistics.
+            async with open_gateway(self._gateway_config, engine.limiter, engine.stats) as gw:
+                self._gateway = gw
+                await self._serve(engine)
+        finally:
+            self._gateway = None
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._loop = None
+
+    async def _serve(self, engine: SyncEngine) -> None:
+        assert self._stop is not None
+        assert self._resume is not None
+        while not self._stop.is_set():
+            if self._paused:
+                self.state_changed.emit(PAUSED, "")
+                self._resume.clear()
+                await _until_either(self._resume, self._stop)
+                continue
+            self._engine_stop = asyncio.Event()
+            try:
+                await engine.run_forever(self._engine_stop, self._options.idle_poll_s)
+            except StripeKeyRejected as exc:
+                self._reason = f"{exc.message}; check the key in Settings"
+                return
+            # run_forever returned: asked to stop or to pause.
+
+    def _take_commands(self) -> None:
+        while True:
+            try:
+                command, args = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if command == "pull":
+                self._spawn(self._pull(*args))
+                if self._engine is not None:
+                    self._engine.request_customer_push(args[0])
+            elif command == "push" and self._engine is not None:
+                self._engine.request_customer_push(args[0])
+            elif command == "pause":
+                self._set_paused(bool(args[0]))
+            elif command == "stop" and self._stop is not None:
+                self._stop.set()
+                if self._engine_stop is not None:
+                    self._engine_stop.set()
+                if self._resume is not None:
+                    self._resume.set()
+
+    def _set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        if paused and self._engine_stop is not None:
+            self._engine_stop.set()
+        if not paused and self._resume is not None:
+            self._resume.set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pull(self, customer_id: str, period: str | None) -> None:
+        gateway = self._gateway
+        if gateway is None:
+            self.pull_failed.emit(customer_id, period or "", "The sync worker is not running.")
+            return
+        try:
+            summary = await pull_customer(gateway, self._writer, customer_id, period)
+        except StripeFailure as exc:
+            self.pull_failed.emit(customer_id, period or "", exc.message)
+        except Exception as exc:
+            message = plain_error(exc)
+            if message is None:
+                self.bug_found.emit(exc)
+                message = "Refreshing from Stripe hit a bug; a crash report was saved."
+            self.pull_failed.emit(customer_id, period or "", message)
+        else:
+            self.customer_pulled.emit(summary)
+
+    def _writer(self) -> UnitOfWork:
+        return UnitOfWork(self._store, write=True)
+
+    async def _poll_events(self, gateway: StripeGateway, customer: str | None) -> int:
+        """The engine's pull step: the Events API, at most every `events_every_s`."""
+        if customer is not None:
+            return 0  # an on-demand pass; the pull of that customer is requested on its own
+        now = time.monotonic()
+        if now - self._last_events < self._options.events_every_s:
+            return 0
+        self._last_events = now
+        return await poll_events(gateway, self._writer)
+
+    # Engine callbacks (on the worker thread)
+
+    def _on_engine_status(self, state: str, detail: str | None) -> None:
+        if state == STOPPED:
+            return  # the worker says when it stops, with the reason
+        self.state_changed.emit(state, detail or "")
+
+    def _on_engine_progress(self, progress: Progress) -> None:
+        self.progress_changed.emit(progress.done, progress.total)
+
+
+async def _until_either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+class SyncThread(QObject):
+    """Owns the worker's QThread: start it, stop it, and know when it is gone."""
+
+    finished = Signal()
+
+    def __init__(self, worker: SyncWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self._thread = QThread(self)
+        self._thread.setObjectName("sync-worker")
+        worker.moveToThread(self._thread)
+        self._thread.started.connect(worker.run)
+        self._thread.finished.connect(self._on_thread_finished)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the worker to stop; `finished` follows once its thread has ended."""
+        if self._thread.isRunning():
+            self.worker.request_stop()
+        else:
+            self.finished.emit()
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the thread has ended (shutdown paths only, never while in use)."""
+        return self._thread.wait(timeout_ms)
+
+    def _on_thread_finished(self) -> None:
+        self.finished.emit()
