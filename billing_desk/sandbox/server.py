@@ -25,6 +25,10 @@ from billing_desk.sandbox.sandbox import Sandbox
 _STOP_TIMEOUT = 10.0
 
 
+class BindError(OSError):
+    """The sandbox could not listen on the address asked for (in use, not local, …)."""
+
+
 async def _start_site(sandbox: Sandbox, host: str, port: int) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
     await runner.setup()
@@ -33,10 +37,10 @@ async def _start_site(sandbox: Sandbox, host: str, port: int) -> tuple[web.AppRu
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
         await runner.cleanup()
-        raise
+        raise BindError(f"can't listen on {host}:{port}: {exc.strerror or exc}") from exc
     site = web.SockSite(runner, sock, backlog=1024)
     await site.start()
     return runner, int(sock.getsockname()[1])
