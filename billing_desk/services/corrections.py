@@ -93,22 +93,26 @@ def _proposal_of(c: Correction) -> Proposal:
     )
 
 
-def _plan_now(uow: UnitOfWork, p: Proposal) -> tuple[Plan, InvoiceView, LineView | None]:
-    """The proposal checked against the store as it is in this transaction."""
+def _plan_now(
+    uow: UnitOfWork, p: Proposal, *, lock: bool = True
+) -> tuple[Plan, InvoiceView, LineView | None]:
+    """The proposal checked against the store as it is in this transaction (its line locked
+    until the transaction ends, unless only previewing)."""
     session = uow.session
     invoice = repo.invoice_view(session, p.customer_id, p.period)
     original = repo.applied_view(session, p.reverts)
     if p.kind is Kind.UNDO and original is not None:
-        line = repo.line_view(session, original.created_line_id or original.line_id)
+        line_id = original.created_line_id or original.line_id
     else:
-        line = repo.line_view(session, p.line_id)
+        line_id = p.line_id
+    line = repo.line_view(session, line_id, lock=lock)
     return plan(p, invoice, line, original), invoice, line
 
 
 def preview_correction(uow: UnitOfWork, actor: str, proposal: Proposal) -> Preview:
     """The local effect of `proposal` if it were made now, without writing anything."""
     role = require_staff(actor, acting_role(uow, actor))
-    result, invoice, _line = _plan_now(uow, proposal)
+    result, invoice, _line = _plan_now(uow, proposal, lock=False)
     why = approval_needed(
         kind=proposal.kind,
         actor=actor,
@@ -556,7 +560,7 @@ def apply_approved(
     ids = [correction_id] if correction_id is not None else repo.approved_ids(session, customer_id)
     decisions = []
     for cid in ids:
-        c = repo.get(session, cid)
+        c = repo.lock(session, cid)
         if c.status == Status.APPROVED.value:
             decisions.append(_apply_one(uow, actor, c))
     uow.commit()

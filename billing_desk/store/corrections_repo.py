@@ -49,6 +49,22 @@ def _postgres(session: Session) -> bool:
     return session.connection().dialect.name == "postgresql"
 
 
+# pg_advisory_xact_lock(class, id) class for corrections ("bdcr"): held while one is applied.
+CORRECTION_LOCK_CLASS = 0x62646372
+
+
+def lock(session: Session, correction_id: int) -> Correction:
+    """The correction, re-read under a lock held to the end of the transaction, so two workers
+    applying the same approval apply it once. (An advisory lock, because app roles have no
+    UPDATE privilege on corrections for FOR UPDATE; SQLite's write lock is already held.)"""
+    if _postgres(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, :id)"),
+            {"cls": CORRECTION_LOCK_CLASS, "id": correction_id},
+        )
+    return get(session, correction_id)
+
+
 def get(session: Session, correction_id: int) -> Correction:
     found = session.get(Correction, correction_id, populate_existing=True)
     if found is None:
@@ -56,10 +72,12 @@ def get(session: Session, correction_id: int) -> Correction:
     return found
 
 
-def line_view(session: Session, line_id: int | None) -> LineView | None:
+def line_view(session: Session, line_id: int | None, *, lock: bool = False) -> LineView | None:
+    """The line as it is now; `lock` holds its row (PostgreSQL) until the transaction ends, so
+    a concurrent ingest cannot change it between this read and the correction's write."""
     if line_id is None:
         return None
-    line = session.get(Line, line_id, populate_existing=True)
+    line = session.get(Line, line_id, populate_existing=True, with_for_update=lock or None)
     if line is None:
         return None
     return LineView(
