@@ -32,26 +32,21 @@ def statuses(result: Any) -> dict[str, RowStatus]:
     }
 
 
-def test_before_any_pull_the_view_shows_the_ledger_and_no_stripe_data(
-    engine: Engine, stripe_sandbox: Any
-) -> None:
-    seeded = seed_pushed(engine, stripe_sandbox.client(), [1000, 2500])
-    result = view(engine)
-    assert (result.invoice_status, result.fetched_at, result.balance) == ("none", None, None)
-    assert result.is_stale(datetime.now(UTC), timedelta(minutes=5))
-    assert result.customer_dashboard_url == (
-        f"https://dashboard.stripe.com/test/customers/{seeded.stripe_customer}"
-    )
-    # Pushed (as far as the ledger knows) but not in the cache: Stripe's side is unknown.
-    assert set(statuses(result).values()) == {RowStatus.ONLY_LOCAL}
-    assert (result.reconciliation.local_total, result.reconciliation.stripe_total) == (3500, 0)
-
-
 def test_dashboard_edits_show_as_differences_after_a_pull(
     engine: Engine, stripe_sandbox: Any
 ) -> None:
     client = stripe_sandbox.client()
     seeded = seed_pushed(engine, client, [1000, 2500, 400, 700])
+    before = view(engine)
+    assert (before.invoice_status, before.fetched_at, before.balance) == ("none", None, None)
+    assert before.is_stale(datetime.now(UTC), timedelta(minutes=5))
+    assert before.customer_dashboard_url == (
+        f"https://dashboard.stripe.com/test/customers/{seeded.stripe_customer}"
+    )
+    # Pushed (as far as the ledger knows) but not in the cache: Stripe's side is unknown.
+    assert set(statuses(before).values()) == {RowStatus.ONLY_LOCAL}
+    assert (before.reconciliation.local_total, before.reconciliation.stripe_total) == (4600, 0)
+
     invoice_id = close_in_stripe(engine, client, seeded)
     in_sync, edited, deleted, changed_locally = seeded.lines
     client.v1.invoice_items.update(seeded.items[edited], {"amount": 2000})

@@ -63,7 +63,7 @@ def test_pull_fills_the_cache_with_fetch_times(engine: Engine, stripe_sandbox: A
     }
 
 
-def test_pull_sees_dashboard_edits_deletions_and_additions(
+def test_pull_sees_dashboard_edits_deletions_additions_and_moves(
     engine: Engine, stripe_sandbox: Any
 ) -> None:
     client = stripe_sandbox.client()
@@ -87,19 +87,16 @@ def test_pull_sees_dashboard_edits_deletions_and_additions(
     assert items[added].line_id is None
     assert items[added].invoice is None
 
-
-def test_an_item_moved_onto_an_invoice_is_followed_not_deleted(
-    engine: Engine, stripe_sandbox: Any
-) -> None:
-    client = stripe_sandbox.client()
-    seeded = seed_pushed(engine, client, [1000, 2500])
-    run_pull(stripe_sandbox, engine, pull_customer, seeded.customer_id, PERIOD)
-    assert {i.invoice for i in cached_items(engine).values()} == {None}
-    # Closed without a pull in between: the pending items the cache knows have moved.
+    # Closed without a pull in between, and pulled for another period: the pending items the
+    # cache knows have moved onto the invoice; they are followed there, not taken as deleted.
     invoice_id = close_in_stripe(engine, client, seeded)
     run_pull(stripe_sandbox, engine, pull_customer, seeded.customer_id, "2026-12")
-    items = cached_items(engine)
-    assert {(i.invoice, i.deleted) for i in items.values()} == {(invoice_id, False)}
+    live = {i.id: i.invoice for i in cached_items(engine).values() if not i.deleted}
+    assert live == {
+        seeded.items[first]: invoice_id,
+        seeded.items[third]: invoice_id,
+        added: invoice_id,
+    }
 
 
 def test_status_changes_in_stripe_move_the_period_invoice_forward(
