@@ -65,11 +65,6 @@ class RowInvalid(ValueError):
         self.field = field
 
 
-def period_of(occurred_at_utc: str) -> str:
-    """The billing period (UTC calendar month, "YYYY-MM") of a row's UTC timestamp text."""
-    return occurred_at_utc[:7]
-
-
 # --- decimals ---------------------------------------------------------------------------------
 
 # Already canonical, below 1e12, at most 12 places: the common case, accepted as is.
@@ -392,21 +387,15 @@ def customer_problem(row: IncrementRow, customer_currency: str | None) -> RowInv
 
 @dataclass(slots=True)
 class LineDelta:
-    """What one ingest call adds to one line: a quantity, a count, the usage time span."""
+    """What one ingest call adds to one line: a quantity, a count, the usage time span, and
+    the description a new line takes (its first increment's). A row's period is the first
+    seven characters of its UTC timestamp ("YYYY-MM")."""
 
     quantity: Decimal
     count: int
     first_usage: str
     last_usage: str
     description: str
-
-    def add(self, quantity: Decimal, occurred_at: str) -> None:
-        self.quantity = EXACT.add(self.quantity, quantity)
-        self.count += 1
-        if occurred_at < self.first_usage:
-            self.first_usage = occurred_at
-        elif occurred_at > self.last_usage:
-            self.last_usage = occurred_at
 
 
 class LineTooLarge(ValueError):

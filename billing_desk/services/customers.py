@@ -249,7 +249,7 @@ class _Import:
             row[0]: CustomerRow(*row)
             for row in session.execute(
                 select(*columns, Customer.stripe_customer_id).where(Customer.id.in_(ids))
-            ).tuples()
+            )
         }
         claimed = {row.stripe_customer_id for _, row, _ in valid if row.stripe_customer_id}
         owners = {
@@ -258,7 +258,7 @@ class _Import:
                 select(Customer.stripe_customer_id, Customer.id).where(
                     Customer.stripe_customer_id.in_(claimed)
                 )
-            ).tuples()
+            )
             if stripe_id is not None
         }
         with_usage = set(

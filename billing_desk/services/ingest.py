@@ -212,7 +212,7 @@ def _parse_each(
     rows: list[IncrementRow] = []
     numbers: list[int] = []
     for number, text in enumerate(lines, first):
-        if text is None:
+        if text is None or (isinstance(text, str) and len(text) > MAX_LINE_BYTES):
             invalid.append((number, f"line is longer than {MAX_LINE_BYTES} bytes"))
         elif isinstance(text, bytes):
             invalid.append((number, "line is not UTF-8 text"))
