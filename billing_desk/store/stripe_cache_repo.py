@@ -158,22 +158,21 @@ def save_customers(session: Session, rows: Sequence[Row]) -> None:
         return
     values = _with_owner(session, rows, "id")
     _upsert(session, StripeCustomerCache, values, _fetched_later, sticky=("deleted",))
-    ids = [row["id"] for row in rows]
-    cached = select(StripeCustomerCache.balance).where(
-        StripeCustomerCache.id == Customer.stripe_customer_id
+    # A deleted customer's stub has no balance: the local one keeps the last known.
+    ids = [row["id"] for row in rows if not row["deleted"]]
+    cached = (
+        select(StripeCustomerCache.balance)
+        .where(StripeCustomerCache.id == Customer.stripe_customer_id)
+        .scalar_subquery()
     )
     session.execute(
         update(Customer)
-        .where(Customer.stripe_customer_id.in_(ids))
-        .values(balance=cached.scalar_subquery())
+        .where(Customer.stripe_customer_id.in_(ids), Customer.balance != cached)
+        .values(balance=cached)
         .execution_options(synchronize_session=False)
     )
-    deleted = session.scalars(
-        select(Customer)
-        .join(StripeCustomerCache, StripeCustomerCache.id == Customer.stripe_customer_id)
-        .where(StripeCustomerCache.id.in_(ids), StripeCustomerCache.deleted.is_(True))
-    )
-    for customer in deleted:
+    gone = [row["id"] for row in rows if row["deleted"]]
+    for customer in session.scalars(select(Customer).where(Customer.stripe_customer_id.in_(gone))):
         if not customer.flags.get("deleted_in_stripe"):
             customer.flags = {**customer.flags, "deleted_in_stripe": True}
 

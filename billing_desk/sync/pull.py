@@ -83,6 +83,12 @@ async def pull_customer(
 
     fetcher = Fetcher(StripeReads(gateway), uow_factory, clock)
     await fetcher.customer(stripe_id)
+    if fetcher.batch.customers[stripe_id]["deleted"]:
+        # Deleted in Stripe: it has no invoices or items to list any more.
+        with uow_factory() as uow:
+            fetcher.batch.write(uow.session)
+            uow.commit()
+        return PullSummary(customer_id, period, stripe_id, None, None, 1, clock.now())
     in_period: list[str] = []
     async for listed in fetcher.reads.invoices(customer=stripe_id):
         fetcher.batch.invoice(listed, clock.now())

@@ -139,7 +139,7 @@ def test_status_changes_in_stripe_move_the_period_invoice_forward(
         assert invoice.hosted_invoice_url
 
 
-def test_a_customer_never_pushed_has_nothing_to_pull(engine: Engine, stripe_sandbox: Any) -> None:
+def test_customers_not_or_no_longer_in_stripe(engine: Engine, stripe_sandbox: Any) -> None:
     now = datetime.now(UTC)
     with UnitOfWork(engine, write=True) as uow:
         uow.session.add(
@@ -160,3 +160,17 @@ def test_a_customer_never_pushed_has_nothing_to_pull(engine: Engine, stripe_sand
     assert stripe_sandbox.admin.requests() == []
     with pytest.raises(InvalidInput, match="no customer with id 'ghost'"):
         run_pull(stripe_sandbox, engine, pull_customer, "ghost")
+
+    client = stripe_sandbox.client()
+    seeded = seed_pushed(engine, client, [1000], balance=-300)
+    run_pull(stripe_sandbox, engine, pull_customer, seeded.customer_id)
+    client.v1.customers.delete(seeded.stripe_customer)
+    summary = run_pull(stripe_sandbox, engine, pull_customer, seeded.customer_id)
+    assert (summary.objects, summary.invoice_status) == (1, None)
+    with UnitOfWork(engine) as uow:
+        cached = uow.session.get(StripeCustomerCache, seeded.stripe_customer)
+        local = uow.session.get(Customer, seeded.customer_id)
+        assert cached is not None
+        assert local is not None
+        assert cached.deleted
+        assert (local.flags, local.balance) == ({"deleted_in_stripe": True}, -300)
