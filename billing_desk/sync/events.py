@@ -9,6 +9,10 @@ arriving late or out of order cannot move anything back (a late `invoice.finaliz
 it once. The fetched objects, the applied event ids and the moved cursor are written in one
 transaction.
 
+Stripe has no event for an edit of a pending invoice item (there is no `invoiceitem.updated`);
+such an edit shows up when the customer is pulled on demand (opening it in the GUI), and once
+the item is on a draft, its edits raise `invoice.updated`, which lists the draft's items again.
+
 Stripe keeps events for 30 days, dropping the oldest first. Events may have been lost when the
 cursor's anchor — the newest event the previous poll listed, which this poll lists again — is
 gone; or, with no anchor, when the cursor is older than 30 days on Stripe's clock (the Date of
