@@ -158,6 +158,6 @@ def usage_arrives(engine: Engine, line_id: int, amount: int) -> None:
         uow.commit()
 
 
-def proposal(kind: Kind, customer: str = "c1", **kw: object) -> Proposal:
+def proposal(kind: Kind, customer: str = "c1", period: str = PERIOD, **kw: object) -> Proposal:
     reason = kw.pop("reason", Reason.GOODWILL)
-    return Proposal(kind, customer, PERIOD, reason, **kw)  # type: ignore[arg-type]
+    return Proposal(kind, customer, period, reason, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,189 @@
+"""Every correction kind, before and after finalization, end to end: the service applies it, the
+sync engine sends it to the sandbox over real HTTP, and the Stripe invoice (or credit note) ends
+with exactly the amounts the domain computed. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from billing_desk.domain.corrections import Kind, Status
+from billing_desk.domain.settings import Settings
+from billing_desk.services import corrections as svc
+from billing_desk.services.audit import change_setting
+from billing_desk.services.close import close_period
+from billing_desk.store.models import Line
+from billing_desk.store.models.corrections import Correction
+from billing_desk.store.models.sync import PeriodInvoice
+from billing_desk.store.uow import UnitOfWork
+from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
+from billing_desk.sync.context import EngineConfig
+from billing_desk.sync.engine import PassSummary, SyncEngine
+from tests.integration.corrections_support import add_staff, proposal
+from tests.integration.sync_seed import seed
+
+PERIOD = "2026-10"
+FAST = EngineConfig(
+    lease=timedelta(seconds=10),
+    heartbeat=timedelta(milliseconds=200),
+    backoff_base=timedelta(milliseconds=50),
+    backoff_cap=timedelta(milliseconds=400),
+    defer=timedelta(milliseconds=50),
+    pass_patience=timedelta(seconds=10),
+    rate_limit=200.0,
+)
+
+
+class Desk:
+    """One customer with two pushed lines and a Stripe invoice for the period."""
+
+    def __init__(self, engine: Engine, sandbox: Any, grace: timedelta) -> None:
+        self.engine, self.sandbox = engine, sandbox
+        seeded = seed(engine, customers=1, lines_per_customer=2, period=PERIOD)
+        self.customer = seeded.customers[0]
+        self.lines = seeded.lines[self.customer]
+        add_staff(engine)
+        self.sync = SyncEngine(
+            engine,
+            GatewayConfig(
+                sandbox.api_key, sandbox.url, timeout_s=10,
+                retry=RetryPolicy(attempts=4, base_s=0.02, cap_s=0.2),
+            ),
+            Settings(sync_interval=timedelta(0)),
+            config=FAST,
+        )  # fmt: skip
+        self.run()
+        with UnitOfWork(engine, write=True) as uow:
+            close_period(uow, PERIOD, self.sync.clock.now(), grace)
+        self.run(close_period=PERIOD)
+        if grace == timedelta(0):
+            assert self.run().finalized == 1
+
+    def run(self, **kw: Any) -> PassSummary:
+        return asyncio.run(self.sync.run_once(**kw))
+
+    def propose(self, who: str, kind: Kind, **kw: object) -> svc.Decision:
+        with UnitOfWork(self.engine, write=True) as uow:
+            return svc.propose(uow, who, proposal(kind, self.customer, PERIOD, **kw))
+
+    def expected_total(self, correction_id: int) -> int:
+        with UnitOfWork(self.engine) as uow:
+            c = uow.session.get(Correction, correction_id)
+            assert c is not None
+            return c.total_after
+
+    def local_total(self) -> int:
+        with UnitOfWork(self.engine) as uow:
+            rows = uow.session.scalars(select(Line).where(Line.customer_id == self.customer))
+            return sum(ln.amount for ln in rows if not ln.voided)
+
+    def invoice_id(self) -> str:
+        with UnitOfWork(self.engine) as uow:
+            inv = uow.session.scalar(select(PeriodInvoice))
+            assert inv is not None
+            assert inv.stripe_invoice_id is not None
+            return inv.stripe_invoice_id
+
+    def stripe_invoice(self) -> Any:
+        return self.sandbox.client().v1.invoices.retrieve(self.invoice_id())
+
+
+@pytest.fixture
+def draft(engine: Engine, stripe_sandbox: Any) -> Desk:
+    return Desk(engine, stripe_sandbox, timedelta(days=1))
+
+
+@pytest.fixture
+def finalized(engine: Engine, stripe_sandbox: Any) -> Desk:
+    return Desk(engine, stripe_sandbox, timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        (Kind.ADJUST, {"amount": 50}),
+        (Kind.VOID, {}),
+        (Kind.CREDIT, {"amount": 234}),
+        (Kind.ONE_OFF, {"amount": 1_999, "description": "Setup fee"}),
+    ],
+)
+def test_before_finalization_the_draft_ends_at_the_computed_total(
+    draft: Desk, kind: Kind, options: dict[str, object]
+) -> None:
+    if kind in (Kind.ADJUST, Kind.VOID):
+        options = {**options, "line_id": draft.lines[0]}
+    assert draft.stripe_invoice().total == draft.local_total()
+    decision = draft.propose("lee", kind, **options)
+    assert decision.status is Status.APPLIED
+    expected = draft.expected_total(decision.id)
+    summary = draft.run(customer=draft.customer)
+    assert summary.api_calls <= 2  # one invoice-item write (create, update or delete)
+    invoice = draft.stripe_invoice()
+    assert invoice.status == "draft"
+    assert invoice.total == expected == draft.local_total()
+
+
+def test_a_credit_waiting_for_approval_reaches_stripe_once_approved(draft: Desk) -> None:
+    before = draft.stripe_invoice().total
+    with UnitOfWork(draft.engine, write=True) as uow:
+        change_setting(uow, "ada", "limits", {"agent": {"*": "1.00"}, "lead": {"*": "1000"}})
+    pending = draft.propose("ann", Kind.CREDIT, amount=200)
+    assert pending.status is Status.PENDING_APPROVAL
+    draft.run(customer=draft.customer)
+    assert draft.stripe_invoice().total == before
+    with UnitOfWork(draft.engine, write=True) as uow:
+        svc.approve(uow, "lee", pending.id)
+    with UnitOfWork(draft.engine, write=True) as uow:
+        svc.apply_approved(uow, "lee")
+    draft.run(customer=draft.customer)
+    assert draft.stripe_invoice().total == before - 200
+
+
+def test_credit_on_an_open_invoice_is_a_pre_payment_credit_note(finalized: Desk) -> None:
+    invoice = finalized.stripe_invoice()
+    assert invoice.status == "open"
+    decision = finalized.propose("lee", Kind.CREDIT, amount=150, note="outage")
+    finalized.run(customer=finalized.customer)
+    (note,) = finalized.sandbox.client().v1.credit_notes.list({"invoice": invoice.id}).data
+    assert (note.amount, note.metadata["billing_desk_correction"]) == (150, str(decision.id))
+    after = finalized.stripe_invoice()
+    assert after.amount_remaining == invoice.amount_remaining - 150
+    assert after.total == invoice.total
+    assert finalized.expected_total(decision.id) == invoice.total - 150
+
+
+def test_credit_on_a_paid_invoice_credits_the_customer_balance(finalized: Desk) -> None:
+    client = finalized.sandbox.client()
+    paid = client.v1.invoices.pay(finalized.invoice_id())
+    assert paid.status == "paid"
+    with UnitOfWork(finalized.engine, write=True) as uow:
+        # What the pull engine records from Stripe's invoice.paid event.
+        inv = uow.session.scalar(select(PeriodInvoice))
+        assert inv is not None
+        inv.status = "paid"
+        uow.commit()
+    finalized.propose("lee", Kind.CREDIT, amount=70)
+    finalized.run(customer=finalized.customer)
+    (note,) = client.v1.credit_notes.list({"invoice": paid.id}).data
+    assert (note.amount, note.out_of_band_amount or 0) == (70, 0)
+    customer = client.v1.customers.retrieve(paid.customer)
+    assert customer.balance == -70
+
+
+def test_void_invoice_needs_a_second_lead_then_voids_in_stripe(finalized: Desk) -> None:
+    pending = finalized.propose("lee", Kind.VOID_INVOICE)
+    assert pending.status is Status.PENDING_APPROVAL
+    with UnitOfWork(finalized.engine, write=True) as uow:
+        svc.approve(uow, "lou", pending.id)
+    with UnitOfWork(finalized.engine, write=True) as uow:
+        svc.apply_approved(uow, "lou")
+    finalized.run(customer=finalized.customer)
+    assert finalized.stripe_invoice().status == "void"
+    with UnitOfWork(finalized.engine) as uow:
+        inv = uow.session.scalar(select(PeriodInvoice))
+        assert inv is not None
+        assert inv.status == "void"
