@@ -73,31 +73,33 @@ def test_upsert_by_id_from_jsonl_and_csv(engine: Engine) -> None:
     assert stored(engine)["c1"] == ("Ada L.", "c1@example.com", "usd", "cus_Ada1")
 
 
-@pytest.mark.parametrize(
-    ("row", "reason"),
-    [
-        (customer("bad id"), "id: 'bad id' is not a customer id"),
-        (customer("-c1"), "id: '-c1' is not a customer id"),
-        (customer("c" * 256), "is not a customer id"),
-        (customer("c1", email="not-an-email"), "email: 'not-an-email' is not an email address"),
-        (customer("c1", email="a@b"), "email: 'a@b' is not an email address"),
-        (customer("c1", currency="USD"), "currency: 'USD' must be lower case (write 'usd')"),
-        (customer("c1", currency="xyz"), "currency: 'xyz' is not a currency Stripe supports"),
-        (customer("c1", stripe_customer_id="cust_1"), "stripe_customer_id: 'cust_1' is not a"),
-        (customer("c1", name="   "), "name: must not be blank"),
-        (customer("c1", name="n" * 501), "name: is 501 characters; at most 500"),
-        (customer("c1", name=7), "name: must be a string, not a number"),
-        (customer("c1", colour="red"), "unknown field 'colour'"),
-        ({"id": "c1", "name": "x", "currency": "usd"}, "email: missing or empty"),
-        ("[1]", "a row must be a JSON object"),
-        ("", "empty line"),
-    ],
-)
-def test_each_bad_field_is_named(engine: Engine, row: dict[str, Any] | str, reason: str) -> None:
-    summary, rejects = load(engine, "c.jsonl", jsonl(customer("c0"), row))
-    assert (summary.rejected, summary.written) == (1, False)
-    assert str(rejects[0]).startswith("c.jsonl:2: ")
-    assert reason in str(rejects[0])
+BAD_ROWS: list[tuple[dict[str, Any] | str, str]] = [
+    (customer("bad id"), "id: 'bad id' is not a customer id"),
+    (customer("-c1"), "id: '-c1' is not a customer id"),
+    (customer("c" * 256), "is not a customer id"),
+    (customer("c1", email="not-an-email"), "email: 'not-an-email' is not an email address"),
+    (customer("c1", email="a@b"), "email: 'a@b' is not an email address"),
+    (customer("c1", currency="USD"), "currency: 'USD' must be lower case (write 'usd')"),
+    (customer("c1", currency="xyz"), "currency: 'xyz' is not a currency Stripe supports"),
+    (customer("c1", stripe_customer_id="cust_1"), "stripe_customer_id: 'cust_1' is not a"),
+    (customer("c1", name="   "), "name: must not be blank"),
+    (customer("c1", name="n" * 501), "name: is 501 characters; at most 500"),
+    (customer("c1", name=7), "name: must be a string, not a number"),
+    (customer("c1", colour="red"), "unknown field 'colour'"),
+    ({"id": "c1", "name": "x", "currency": "usd"}, "email: missing or empty"),
+    ("[1]", "a row must be a JSON object"),
+    ("{", "not valid JSON"),
+    ("", "empty line"),
+]
+
+
+def test_each_bad_field_is_named_and_nothing_is_written(engine: Engine) -> None:
+    data = jsonl(customer("c0"), *(row for row, _ in BAD_ROWS))
+    summary, rejects = load(engine, "c.jsonl", data)
+    assert (summary.rejected, summary.written) == (len(BAD_ROWS), False)
+    for number, (reject, (_, reason)) in enumerate(zip(rejects, BAD_ROWS, strict=True), 2):
+        assert str(reject).startswith(f"c.jsonl:{number}: ")
+        assert reason in str(reject)
     assert stored(engine) == {}  # atomic: the good row is not written either
 
 
