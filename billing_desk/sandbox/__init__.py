@@ -37,7 +37,7 @@ whole server or — with an API key in `Authorization` — for that account only
     All randomness follows `--random-seed` (per account, so runs are reproducible).
 
 Admin endpoints (JSON; scoped to an account when its key is sent as `Authorization: Bearer`)
-    GET  /_sandbox/health
+    GET  /_sandbox/health            status, requests in flight now and at peak
     GET  /_sandbox/config            POST /_sandbox/config {"fail_rate": 0.1, ...}
     GET  /_sandbox/clock             POST /_sandbox/clock/advance {"seconds": 86400}
     GET  /_sandbox/requests?limit=N  the request log, newest first

@@ -84,6 +84,15 @@ def _respond(status: int, body: bytes, headers: dict[str, str]) -> web.Response:
 async def stripe_api(request: web.Request) -> web.StreamResponse:
     """Every `/v1/...` request."""
     sandbox = request.app[SANDBOX]
+    sandbox.in_flight += 1
+    sandbox.peak_in_flight = max(sandbox.peak_in_flight, sandbox.in_flight)
+    try:
+        return await _stripe_api(request, sandbox)
+    finally:
+        sandbox.in_flight -= 1
+
+
+async def _stripe_api(request: web.Request, sandbox: Sandbox) -> web.StreamResponse:
     started = time.perf_counter()
     method = request.method
     path = request.path
@@ -114,8 +123,9 @@ async def stripe_api(request: web.Request) -> web.StreamResponse:
             )
         route, path_args = matched
         form = parse_form(request.query_string)
-        if request.body_exists:
-            form.update(parse_form(await request.text()))
+        raw = await request.text() if request.body_exists else ""
+        if raw:
+            form.update(parse_form(raw))
         if config.fail_rate and rt.faults.random() < config.fail_rate:
             fault = "fail"
             raise faults.injected_failure()
@@ -123,7 +133,7 @@ async def stripe_api(request: web.Request) -> web.StreamResponse:
             idempotency_key = request.headers.get("Idempotency-Key") or None
         status, body, replayed, latency_ms = await _run(
             sandbox, rt, config, route, path_args, form, request_id, idempotency_key,
-            f"{request.scheme}://{request.host}",
+            f"{request.scheme}://{request.host}", f"{method} {path}?{request.query_string}\n{raw}",
         )  # fmt: skip
         drop = (
             route.writes
@@ -178,13 +188,11 @@ async def _run(
     request_id: str,
     idempotency_key: str | None,
     base_url: str,
+    fingerprint: str,
 ) -> tuple[int, bytes, bool, float]:
     """From idempotency to the endpoint: (status, body, replayed, injected latency in ms)."""
     if idempotency_key:
         rt.idempotency.prune(sandbox.now(rt))
-        fingerprint = f"{route.endpoint}|{json.dumps(path_args, sort_keys=True)}|" + json.dumps(
-            form, sort_keys=True
-        )
         stored = rt.idempotency.begin(idempotency_key, fingerprint, sandbox.now(rt))
         if stored is not None:
             assert stored.status is not None
@@ -277,7 +285,13 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def health(request: web.Request, sandbox: Sandbox, scope: AccountRuntime | None) -> Any:
-    return {"status": "ok", "accounts": len(sandbox.accounts), "api_version": API_VERSION}
+    return {
+        "status": "ok",
+        "accounts": len(sandbox.accounts),
+        "api_version": API_VERSION,
+        "in_flight": sandbox.in_flight,
+        "peak_in_flight": sandbox.peak_in_flight,
+    }
 
 
 async def get_config(request: web.Request, sandbox: Sandbox, scope: AccountRuntime | None) -> Any:

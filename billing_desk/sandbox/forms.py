@@ -21,7 +21,10 @@ def parse_form(text: str) -> dict[str, FormValue]:
     """Decode an `application/x-www-form-urlencoded` body or query string."""
     root: dict[str, FormValue] = {}
     for key, value in parse_qsl(text, keep_blank_values=True):
-        _insert(root, key, value)
+        if "[" in key or isinstance(root.get(key), dict | list):
+            _insert(root, key, value)
+        else:  # the common case: a plain `name=value`
+            root[key] = value
     return root
 
 

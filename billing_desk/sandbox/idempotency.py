@@ -2,7 +2,8 @@
 
 The first response for a key (errors included) is stored once the endpoint starts executing
 and replayed for the same key with `Idempotent-Replayed: true`. The same key with other
-parameters is a 400 `idempotency_error`; while the first request is still running it is a
+parameters (method, path, query and body as sent: stripe-python encodes the same parameters
+the same way) is a 400 `idempotency_error`; while the first request is still running it is a
 409 `idempotency_key_in_use`. Requests refused before execution (auth, rate limit, invalid
 parameters, an injected 500) store nothing, so retrying them is safe. Keys expire after 24
 hours of sandbox time.

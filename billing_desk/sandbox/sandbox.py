@@ -120,6 +120,8 @@ class Sandbox:
         self.accounts: dict[str, AccountRuntime] = {}
         self.log: deque[LogEntry] = deque(maxlen=SERVER_LOG_SIZE)
         self.counts: Counter[str] = Counter()
+        self.in_flight = 0  # Stripe requests being served right now, and the most at once
+        self.peak_in_flight = 0
         if state_file is not None and state_file.exists():
             self.load(state_file)
         else:
