@@ -2,14 +2,14 @@
 
 Ranking, best first:
   0. the id, email or Stripe id is the query (ignoring case);
-  1. the name, id, email or Stripe id starts with the query;
+  1. the name, id, email, Stripe id or the email's domain starts with the query ("sarah.sm",
+     "cus_Q1w", "c00012", "example.co" and "@example.co" are all prefixes);
   2. every word of the query starts a word of the name, in any order ("smith sa" finds
-     "Sarah Smith"), ignoring case and accents;
-  3. the email contains the query (3 characters or more).
+     "Sarah Smith"), ignoring case and accents.
 A customer is listed once, under its best match. Within a tier hits are ordered by lowercased
-name, then id. Each tier reads at most `limit` candidates from its index (in the index's own
-order) before ordering them, so every keystroke costs a few index reads however many customers
-match; when a tier has more matches than that, typing more narrows it.
+name, then id. Each tier reads at most `limit` candidates per index (in the index's own order)
+before ordering them, so a keystroke costs a few index reads however many customers match; when
+a tier has more matches than that, typing more narrows it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_QUERY_LENGTH = 200
 MAX_WORDS = 8
-# The trigram indexes behind "the email contains" need three characters.
-MIN_CONTAINS_LENGTH = 3
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -113,8 +111,6 @@ def search_customers(uow: UnitOfWork, query: str, limit: int = DEFAULT_LIMIT) ->
 
     # Each tier reads `limit` candidates: after dropping those an earlier tier already holds,
     # at least the `limit - len(hits)` still wanted remain whenever the tier has that many.
-    done = take(search.exact(parsed.text)) or take(search.prefix(parsed.text, limit))
-    done = done or take(search.words(parsed.words, limit))
-    if not done and len(parsed.text) >= MIN_CONTAINS_LENGTH:
-        take(search.contains(parsed.text, limit))
+    if not take(search.exact(parsed.text)) and not take(search.prefix(parsed.text, limit)):
+        take(search.words(parsed.words, limit))
     return list(hits.values())

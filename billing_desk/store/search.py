@@ -1,7 +1,8 @@
 """Customer search queries: each ranking tier's candidates, from an index, never a table scan.
 
-Every statement reads at most `limit` candidates in its index's own order (a B-tree range, the
-FTS5 rowid order, the word table's order) and returns them ordered by lowercased name, then id.
+Every statement reads at most `limit` candidates per index in that index's own order (a B-tree
+range, the FTS5 rowid order, the word table's order) and returns them ordered by lowercased
+name, then id.
 The structures behind them are created by migration 0002 (see its docstring for the choice).
 User text only ever reaches the database as bound parameters; FTS5 query strings are built
 from quoted strings, so no input can be read as FTS5 syntax.
@@ -10,16 +11,17 @@ from quoted strings, so no input can be read as FTS5 syntax.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    SQLColumnExpression,
     String,
+    Table,
     Text,
     bindparam,
     collate,
@@ -43,8 +45,13 @@ DRIVER_COUNT_CAP = 2000
 # id, name, email, stripe_customer_id, sort_name, match, arm
 Rows = Select[str, str, str, str | None, str, str, int]
 
+_customers = cast(Table, Customer.__table__)
 _names_fts = table("customer_search_names", column("rowid", Integer), column("name", String))
-_emails_fts = table("customer_search_emails", column("rowid", Integer), column("email", String))
+# The email's domain exactly as migration 0002 indexes it (a bound "@" would not match).
+_DOMAIN = {
+    "sqlite": "lower(substr(customers.email, instr(customers.email, '@') + 1))",
+    "postgresql": "lower(substr(customers.email, strpos(customers.email, '@') + 1))",
+}
 _words = table(
     "customer_search_words",
     column("word", Text),
@@ -62,14 +69,13 @@ class Match(enum.StrEnum):
     NAME_PREFIX = "name_prefix"
     ID_PREFIX = "id_prefix"
     EMAIL_PREFIX = "email_prefix"
+    EMAIL_DOMAIN_PREFIX = "email_domain_prefix"
     STRIPE_ID_PREFIX = "stripe_id_prefix"
     NAME_WORDS = "name_words"
-    EMAIL_CONTAINS = "email_contains"
 
     @property
     def tier(self) -> int:
-        """0 exact identifier, 1 something starts with the query, 2 words of the name, 3 part
-        of the email."""
+        """0 an identifier is the query, 1 something starts with it, 2 words of the name."""
         return _TIERS[self]
 
 
@@ -80,9 +86,9 @@ _TIERS = {
     Match.NAME_PREFIX: 1,
     Match.ID_PREFIX: 1,
     Match.EMAIL_PREFIX: 1,
+    Match.EMAIL_DOMAIN_PREFIX: 1,
     Match.STRIPE_ID_PREFIX: 1,
     Match.NAME_WORDS: 2,
-    Match.EMAIL_CONTAINS: 3,
 }
 
 
@@ -99,7 +105,7 @@ def _is_pg(dialect: str) -> bool:
     return dialect == "postgresql"
 
 
-def _key(dialect: str, expr: SQLColumnExpression[Any]) -> ColumnElement[str]:
+def _key(dialect: str, expr: ColumnElement[Any]) -> ColumnElement[str]:
     """lower(expr) as the search indexes hold it: byte order ("C") on PostgreSQL, like SQLite's
     BINARY, so ranges and ORDER BY walk the index."""
     lowered: ColumnElement[str] = func.lower(expr)
@@ -107,28 +113,27 @@ def _key(dialect: str, expr: SQLColumnExpression[Any]) -> ColumnElement[str]:
 
 
 def _starts_with(key: ColumnElement[str], prefix: ColumnElement[str]) -> ColumnElement[bool]:
-    return (key >= prefix) & (key < prefix.concat(bindparam("top", TOP)))
-
-
-def _row(dialect: str, match: Match) -> Rows:
-    return select(
-        Customer.id,
-        Customer.name,
-        Customer.email,
-        Customer.stripe_customer_id,
-        _key(dialect, Customer.name).label("sort_name"),
-        literal(match.value, String).label("match"),
-        literal(_ARM[match], Integer).label("arm"),
-    )
+    return (key >= prefix) & (key < prefix.concat(bindparam("top", TOP, String)))
 
 
 # Within a tier, which match a customer is reported under when it matches several ways.
 _ARM = {match: position for position, match in enumerate(Match)}
 
 
-def _ranked(
-    arms: Sequence[Rows],
-) -> Rows:
+def _row(dialect: str, match: Match) -> Rows:
+    c = _customers.c
+    return select(
+        c.id,
+        c.name,
+        c.email,
+        c.stripe_customer_id,
+        _key(dialect, c.name).label("sort_name"),
+        literal(match.value, String).label("match"),
+        literal(_ARM[match], Integer).label("arm"),
+    )
+
+
+def _ranked(arms: Sequence[Rows]) -> Rows:
     """The arms' rows, each arm read from its index first, then ordered by name and id."""
     merged = union_all(*(select(arm.subquery()) for arm in arms)).subquery()
     return select(
@@ -142,34 +147,46 @@ def _ranked(
     ).order_by(merged.c.sort_name, merged.c.id, merged.c.arm)
 
 
-def exact_statement(dialect: str, text: str) -> Rows:
-    """The customer whose id, email or Stripe id is `text`, ignoring case."""
-    wanted = func.lower(bindparam("text", text, String))
+# The statements are built once per shape and take every value as a parameter: building and
+# caching a statement costs more than running it on these indexes.
+
+
+@functools.cache
+def exact_statement(dialect: str) -> Rows:
+    """The customer whose id, email or Stripe id is :text, ignoring case."""
+    c = _customers.c
+    wanted = func.lower(bindparam("text", type_=String))
     return _ranked(
         [
-            _row(dialect, Match.ID).where(_key(dialect, Customer.id) == wanted),
-            _row(dialect, Match.EMAIL).where(_key(dialect, Customer.email) == wanted),
-            _row(dialect, Match.STRIPE_ID).where(
-                _key(dialect, Customer.stripe_customer_id) == wanted
-            ),
+            _row(dialect, Match.ID).where(_key(dialect, c.id) == wanted),
+            _row(dialect, Match.EMAIL).where(_key(dialect, c.email) == wanted),
+            _row(dialect, Match.STRIPE_ID).where(_key(dialect, c.stripe_customer_id) == wanted),
         ]
     )
 
 
-def prefix_statement(dialect: str, text: str, limit: int) -> Rows:
-    """Customers whose name, id, email or Stripe id starts with `text`, ignoring case."""
-    prefix = func.lower(bindparam("text", text, String))
+@functools.cache
+def prefix_statement(dialect: str) -> Rows:
+    """Up to :limit customers per field whose name, id, email or Stripe id starts with :text,
+    or whose email's domain starts with :domain, ignoring case."""
+    c = _customers.c
+    text = func.lower(bindparam("text", type_=String))
+    domain_key: ColumnElement[str] = literal_column(_DOMAIN[dialect])
+    if _is_pg(dialect):
+        domain_key = collate(domain_key, "C")
     arms = []
-    for match, field in (
-        (Match.NAME_PREFIX, Customer.name),
-        (Match.ID_PREFIX, Customer.id),
-        (Match.EMAIL_PREFIX, Customer.email),
-        (Match.STRIPE_ID_PREFIX, Customer.stripe_customer_id),
+    for match, key, prefix in (
+        (Match.NAME_PREFIX, _key(dialect, c.name), text),
+        (Match.ID_PREFIX, _key(dialect, c.id), text),
+        (Match.EMAIL_PREFIX, _key(dialect, c.email), text),
+        (Match.EMAIL_DOMAIN_PREFIX, domain_key, func.lower(bindparam("domain", type_=String))),
+        (Match.STRIPE_ID_PREFIX, _key(dialect, c.stripe_customer_id), text),
     ):
-        key = _key(dialect, field)
-        order = (key, Customer.id) if match is Match.NAME_PREFIX else (key,)
         arms.append(
-            _row(dialect, match).where(_starts_with(key, prefix)).order_by(*order).limit(limit)
+            _row(dialect, match)
+            .where(_starts_with(key, prefix))
+            .order_by(key, c.id)
+            .limit(bindparam("limit", type_=Integer))
         )
     return _ranked(arms)
 
@@ -187,11 +204,16 @@ def _fold(word: ColumnElement[str]) -> ColumnElement[str]:
     return func.billing_search_fold(word)
 
 
-def driver_counts_statement(words: Sequence[str]) -> Select[Any]:
-    """PostgreSQL: how many word-table entries each query word's prefix spans, up to a cap."""
+def _word_params(words: Sequence[str]) -> dict[str, str]:
+    return {f"w{position}": word for position, word in enumerate(words)}
+
+
+@functools.cache
+def driver_counts_statement(n_words: int) -> Select[Any]:
+    """PostgreSQL: how many word-table entries each of :w0, :w1... spans, up to a cap."""
     counts = []
-    for position, word in enumerate(words):
-        folded = _fold(bindparam(f"w{position}", word, String))
+    for position in range(n_words):
+        folded = _fold(bindparam(f"w{position}", type_=String))
         spanned = (
             select(literal(1))
             .select_from(_words)
@@ -203,66 +225,41 @@ def driver_counts_statement(words: Sequence[str]) -> Select[Any]:
     return select(*counts)
 
 
-def words_statement(dialect: str, words: Sequence[str], limit: int, driver: int = 0) -> Rows:
-    """Customers with, for every query word, a word of the name starting with it (any order).
+@functools.cache
+def words_statement(dialect: str, n_words: int = 1, driver: int = 0) -> Rows:
+    """Up to :limit customers with, for every query word, a word of the name starting with it
+    (any order).
 
-    SQLite asks FTS5. PostgreSQL scans the word table's range of the `driver` word (the rarest:
-    see `driver_counts_statement`) in index order and checks the other words on the same entry.
+    SQLite asks FTS5 (:fts, from `fts5_words_query`). PostgreSQL scans the word table's range of
+    word :w<driver> (the rarest: see `driver_counts_statement`) in index order and checks the
+    other words :w0, :w1... on the same entry.
     """
+    limit = bindparam("limit", type_=Integer)
     if not _is_pg(dialect):
         matched = (
             select(_names_fts.c.rowid)
-            .where(_names_fts.c.name.match(bindparam("fts", fts5_words_query(words), String)))
+            .where(_names_fts.c.name.match(bindparam("fts", type_=String)))
             .order_by(_names_fts.c.rowid)
             .limit(limit)
         )
         where = literal_column("customers.rowid").in_(matched)
     else:
-        folded = [_fold(bindparam(f"w{i}", word, String)) for i, word in enumerate(words)]
+        folded = [_fold(bindparam(f"w{i}", type_=String)) for i in range(n_words)]
         others = [
             func.strpos(_words.c.name_key, literal(" ", Text).concat(f)) > 0
             for i, f in enumerate(folded)
             if i != driver
         ]
-        # Twice the limit: a name with two words starting with the driver shows up twice.
+        # A name with two words starting with the driver shows up twice: read twice as many.
         matched = (
             select(_words.c.customer_id)
             .where(_starts_with(_words.c.word, folded[driver]), *others)
             .order_by(_words.c.word, _words.c.customer_id)
-            .limit(2 * limit)
+            .limit(limit * 2)
         )
-        where = Customer.id.in_(matched)
+        where = _customers.c.id.in_(matched)
     row = _row(dialect, Match.NAME_WORDS).where(where)
-    return row.order_by(_key(dialect, Customer.name), Customer.id).limit(limit)
-
-
-def _like_contains(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def contains_statement(dialect: str, text: str, limit: int) -> Rows:
-    """Customers whose email contains `text` (at least 3 characters: trigram indexes)."""
-    if not _is_pg(dialect):
-        matched = (
-            select(_emails_fts.c.rowid)
-            .where(_emails_fts.c.email.match(bindparam("fts", fts5_phrase(text), String)))
-            .order_by(_emails_fts.c.rowid)
-            .limit(limit)
-        )
-        where = literal_column("customers.rowid").in_(matched)
-    else:
-        pattern = bindparam("pattern", _like_contains(text.lower()), String)
-        email_key = _key(dialect, Customer.email)
-        matched = (
-            select(Customer.id)
-            .where(func.lower(Customer.email).like(pattern, escape="\\"))
-            .order_by(email_key)
-            .limit(limit)
-        )
-        where = Customer.id.in_(matched)
-    row = _row(dialect, Match.EMAIL_CONTAINS).where(where)
-    return row.order_by(_key(dialect, Customer.name), Customer.id).limit(limit)
+    return row.order_by(_key(dialect, _customers.c.name), _customers.c.id).limit(limit)
 
 
 class CustomerSearch:
@@ -270,28 +267,30 @@ class CustomerSearch:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        bind = session.get_bind()
-        self.dialect = bind.dialect.name
+        self.dialect = session.get_bind().dialect.name
 
-    def _run(self, statement: Rows) -> list[Candidate]:
+    def _run(self, statement: Rows, params: dict[str, Any]) -> list[Candidate]:
         return [
             Candidate(row.id, row.name, row.email, row.stripe_customer_id, Match(row.match))
-            for row in self._session.execute(statement)
+            for row in self._session.execute(statement, params)
         ]
 
     def exact(self, text: str) -> list[Candidate]:
-        return self._run(exact_statement(self.dialect, text))
+        return self._run(exact_statement(self.dialect), {"text": text})
 
     def prefix(self, text: str, limit: int) -> list[Candidate]:
-        return self._run(prefix_statement(self.dialect, text, limit))
+        # "@example.com" is how a domain is written after an address.
+        params = {"text": text, "domain": text.lstrip("@"), "limit": limit}
+        return self._run(prefix_statement(self.dialect), params)
 
     def words(self, words: Sequence[str], limit: int) -> list[Candidate]:
+        if not _is_pg(self.dialect):
+            params: dict[str, Any] = {"fts": fts5_words_query(words), "limit": limit}
+            return self._run(words_statement(self.dialect), params)
+        params = {**_word_params(words), "limit": limit}
         driver = 0
-        if _is_pg(self.dialect) and len(words) > 1:
-            counts = self._session.execute(driver_counts_statement(words)).one()
+        if len(words) > 1:
+            counts = self._session.execute(driver_counts_statement(len(words)), params).one()
             # The rarest word; among equally common ones the longest, which narrows most.
             driver = min(range(len(words)), key=lambda i: (counts[i], -len(words[i]), i))
-        return self._run(words_statement(self.dialect, words, limit, driver))
-
-    def contains(self, text: str, limit: int) -> list[Candidate]:
-        return self._run(contains_statement(self.dialect, text, limit))
+        return self._run(words_statement(self.dialect, len(words), driver), params)
