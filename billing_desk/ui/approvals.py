@@ -19,16 +19,13 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +45,7 @@ from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui import format as fmt
 from billing_desk.ui.approvals_model import ApprovalsModel, DraftsModel, deadline_text
 from billing_desk.ui.bus import CORRECTIONS, LINES, SYNC, Change, ChangeBus
+from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.dialogs.wording import kind_label, reason_label
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.models.sort_proxy import SortProxy
@@ -154,7 +152,8 @@ class ApprovalsView(QWidget):
         self._approvals = ApprovalsModel(self)
         self._approvals_proxy = SortProxy(self)
         self._approvals_proxy.setSourceModel(self._approvals)
-        self._table = _table(self._approvals_proxy, "Corrections waiting for a lead")
+        self._table = read_only_table(self._approvals_proxy, "Corrections waiting for a lead")
+        self._table.sortByColumn(ApprovalsModel.COL_DEADLINE, Qt.SortOrder.AscendingOrder)
         self._empty = QLabel("Nothing is waiting for a lead.")
         self._empty.setStyleSheet(f"color: {accent('muted').name()}")
         self._heading = QLabel("<b>Waiting for a lead</b>")
@@ -183,7 +182,8 @@ class ApprovalsView(QWidget):
         self._drafts = DraftsModel(self)
         self._drafts_proxy = SortProxy(self)
         self._drafts_proxy.setSourceModel(self._drafts)
-        self._drafts_table = _table(self._drafts_proxy, "Drafts due to finalize")
+        self._drafts_table = read_only_table(self._drafts_proxy, "Drafts due to finalize")
+        self._drafts_table.sortByColumn(DraftsModel.COL_DUE, Qt.SortOrder.AscendingOrder)
         drafts = QWidget()
         drafts_layout = QVBoxLayout(drafts)
         drafts_layout.setContentsMargins(0, 0, 0, 0)
@@ -453,24 +453,3 @@ class ApprovalsView(QWidget):
             draft = rows[0].data(OBJECT_ROLE)
             if isinstance(draft, DraftRow):
                 self.customer_requested.emit(draft.customer_id, draft.period)
-
-
-def _table(model: SortProxy, name: str) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setAccessibleName(name)
-    table.setSortingEnabled(True)
-    table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideRight)
-    table.verticalHeader().hide()
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 10)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    # The last column (reason, blockers) takes what is left and elides, so nothing scrolls.
-    header.setSectionResizeMode(model.columnCount() - 1, QHeaderView.ResizeMode.Stretch)
-    return table

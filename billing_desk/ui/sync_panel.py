@@ -18,19 +18,17 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from billing_desk.ui.bus import SYNC, Change
+from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.icons import glyph_pixmap
 from billing_desk.ui.models.sort_proxy import SortProxy
 from billing_desk.ui.operations import OperationRunner
@@ -41,6 +39,7 @@ from billing_desk.ui.sync_panel_model import (
     SyncFigures,
     SyncSummary,
     WorkerState,
+    worker_state,
 )
 from billing_desk.ui.theme import accent
 
@@ -59,6 +58,8 @@ class SyncPanel(QWidget):
     pause_requested = Signal(bool)
     summary_changed = Signal(object)  # SyncSummary
     customer_requested = Signal(str, str)  # customer id, period ("" when unknown)
+    # The latest read of the store asked for is on screen (or failed); tests wait on it.
+    figures_read = Signal()
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class SyncPanel(QWidget):
         self._summary = SyncSummary()
         self._figures = SyncFigures()
         self._loading = False
+        self._reload = False
 
         self._state_icon = QLabel()
         self._state_text = QLabel()
@@ -115,18 +117,8 @@ class SyncPanel(QWidget):
         self._model = AttentionModel(self)
         self._proxy = SortProxy(self)
         self._proxy.setSourceModel(self._model)
-        self._table = QTableView()
-        self._table.setModel(self._proxy)
-        self._table.setAccessibleName("Operations needing attention")
-        self._table.setSortingEnabled(True)
+        self._table = read_only_table(self._proxy, "Operations needing attention")
         self._table.sortByColumn(AttentionModel.COL_SINCE, Qt.SortOrder.DescendingOrder)
-        self._table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self._table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self._table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self._table.verticalHeader().hide()
-        self._table.horizontalHeader().setSectionResizeMode(
-            AttentionModel.COL_ERROR, QHeaderView.ResizeMode.Stretch
-        )
         self._retry = QPushButton("Retry")
         self._retry.setAccessibleName("Retry the selected operation")
         self._retry.setToolTip("Put the selected operation back in the queue (Ctrl+R)")
@@ -188,7 +180,13 @@ class SyncPanel(QWidget):
 
     def show_worker_state(self, state: str, reason: str = "") -> None:
         """The worker's state as the adapter reports it (`WorkerState` values)."""
-        self._set_summary(replace(self._summary, state=WorkerState(state), reason=reason))
+        worker = worker_state(state)
+        summary = replace(self._summary, state=worker, reason=reason)
+        if worker in (WorkerState.IDLE, WorkerState.PAUSED, WorkerState.STOPPED):
+            # No pass is under way any more: an unfinished one's progress means nothing now.
+            self._progress.hide()
+            summary = replace(summary, progress=None)
+        self._set_summary(summary)
         self._render_state()
 
     def show_progress(self, done: int, total: int, label: str = "") -> None:
@@ -206,6 +204,7 @@ class SyncPanel(QWidget):
     def refresh(self) -> None:
         """Read the store's figures off the UI thread (one read at a time)."""
         if self._loading:
+            self._reload = True  # read again once this read is in, so no change is missed
             return
         self._loading = True
         self._runner.run(
@@ -271,10 +270,19 @@ class SyncPanel(QWidget):
                 self._summary, outbox_depth=figures.outbox_depth, attention=len(figures.attention)
             )
         )
+        self._read_done()
 
     def _on_figures_failed(self, message: str) -> None:
         self._loading = False
         self._message.setText(message)
+        self._read_done()
+
+    def _read_done(self) -> None:
+        if self._reload:
+            self._reload = False
+            self.refresh()
+            return
+        self.figures_read.emit()
 
     def _on_pause_clicked(self) -> None:
         if self._pause.isEnabled():
