@@ -56,10 +56,24 @@ Test fixtures (tests/conftest.py)
 
 from __future__ import annotations
 
-from billing_desk.sandbox.demo import DEMO_API_KEY, demo_customers
-from billing_desk.sandbox.faults import FaultConfig
-from billing_desk.sandbox.server import SandboxServer
-from billing_desk.sandbox.testing import SandboxAdmin, new_test_key
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from billing_desk.sandbox.demo import DEMO_API_KEY, demo_customers
+    from billing_desk.sandbox.faults import FaultConfig
+    from billing_desk.sandbox.server import SandboxServer
+    from billing_desk.sandbox.testing import SandboxAdmin, new_test_key
+
+# Imported on first use, so `DEMO_API_KEY` or the admin client do not pull in the server.
+_EXPORTS = {
+    "DEMO_API_KEY": "billing_desk.sandbox.demo",
+    "demo_customers": "billing_desk.sandbox.demo",
+    "FaultConfig": "billing_desk.sandbox.faults",
+    "SandboxServer": "billing_desk.sandbox.server",
+    "SandboxAdmin": "billing_desk.sandbox.testing",
+    "new_test_key": "billing_desk.sandbox.testing",
+}
 
 __all__ = [
     "DEMO_API_KEY",
@@ -69,3 +83,10 @@ __all__ = [
     "demo_customers",
     "new_test_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -131,6 +131,10 @@ async def _stripe_api(request: web.Request, sandbox: Sandbox) -> web.StreamRespo
             raise faults.injected_failure()
         if method == "POST":
             idempotency_key = request.headers.get("Idempotency-Key") or None
+            if idempotency_key is not None and len(idempotency_key) > 255:
+                raise StripeError(
+                    400, "Idempotency keys can be at most 255 characters long.", param=None
+                )
         status, body, replayed, latency_ms = await _run(
             sandbox, rt, config, route, path_args, form, request_id, idempotency_key,
             f"{request.scheme}://{request.host}", f"{method} {path}?{request.query_string}\n{raw}",
@@ -154,7 +158,6 @@ async def _stripe_api(request: web.Request, sandbox: Sandbox) -> web.StreamRespo
             fault = "lock_timeout"
     if drop:
         fault = "drop"
-    assert request.transport is not None
     sandbox.record(
         rt,
         LogEntry(
@@ -172,7 +175,7 @@ async def _stripe_api(request: web.Request, sandbox: Sandbox) -> web.StreamRespo
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         ),
     )
-    if drop:
+    if drop and request.transport is not None:
         # Committed, stored for idempotent replay, and the answer never arrives.
         request.transport.abort()
     return _respond(status, body, headers)

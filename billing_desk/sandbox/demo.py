@@ -302,6 +302,7 @@ def _demo_customers() -> tuple[tuple[str, str, str, str, str], ...]:
     from billing_desk.sandbox.sandbox import Sandbox
 
     scratch = Sandbox(random_seed=0, seed="demo")
+    scratch.open(scratch.base_url)
     objects = scratch.runtime_for_key(DEMO_API_KEY).account.objects
     by_local = {
         o["metadata"]["billing_desk_customer"]: o

@@ -122,9 +122,16 @@ class Sandbox:
         self.counts: Counter[str] = Counter()
         self.in_flight = 0  # Stripe requests being served right now, and the most at once
         self.peak_in_flight = 0
-        if state_file is not None and state_file.exists():
+        self.base_url = "http://sandbox.invalid"  # the server's own address, once it is bound
+        self._restored = state_file is not None and state_file.exists()
+        if state_file is not None and self._restored:
             self.load(state_file)
-        else:
+
+    def open(self, base_url: str) -> None:
+        """The server is listening at `base_url`: seed (unless state was restored), so seeded
+        invoices' `hosted_invoice_url` point at it."""
+        self.base_url = base_url
+        if not self._restored:
             self._seed()
 
     def _seed(self) -> None:
@@ -206,7 +213,7 @@ class Sandbox:
         checked = validate(route.params, _as_form(params))
         status, body = self.execute(
             rt, route, args, checked, request_id=None, idempotency_key=None,
-            base_url="http://sandbox.invalid",
+            base_url=self.base_url,
         )  # fmt: skip
         if status != 200:
             raise StripeError(status, json.dumps(body))

@@ -11,11 +11,11 @@ value outside a `Literal[...]` is refused with the allowed values named.
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from typing import Any
 
 import stripe.params
@@ -250,26 +250,36 @@ def _build_union(tp: Any) -> Node:
 
 
 _building: dict[type, ObjectNode] = {}
+# Schemas are built lazily and may be asked for from two threads (a server thread and the
+# demo seeder); a half-built node must never be seen.
+_lock = threading.RLock()
 
 
 def object_node(cls: type) -> ObjectNode:
     """The schema of one params TypedDict (built once; recursive references share the node)."""
-    if cls in _building:
-        return _building[cls]
-    node = ObjectNode(cls.__name__)
-    _building[cls] = node
-    hints = typing.get_type_hints(cls, localns=_OPTION_NAMES, include_extras=True)
-    node.fields = {k: _build(v) for k, v in hints.items() if k not in _REQUEST_OPTION_KEYS}
-    required: frozenset[str] = getattr(cls, "__required_keys__", frozenset())
-    node.required = required - _REQUEST_OPTION_KEYS
-    return node
+    with _lock:
+        if cls in _building:
+            return _building[cls]
+        node = ObjectNode(cls.__name__)
+        _building[cls] = node
+        hints = typing.get_type_hints(cls, localns=_OPTION_NAMES, include_extras=True)
+        node.fields = {k: _build(v) for k, v in hints.items() if k not in _REQUEST_OPTION_KEYS}
+        required: frozenset[str] = getattr(cls, "__required_keys__", frozenset())
+        node.required = required - _REQUEST_OPTION_KEYS
+        return node
 
 
-@cache
+_endpoints: dict[str, ObjectNode] = {}
+
+
 def endpoint_schema(params_class: str) -> ObjectNode:
     """The schema for `stripe.params.<params_class>`."""
-    cls = getattr(stripe.params, params_class)
-    return object_node(cls)
+    found = _endpoints.get(params_class)
+    if found is None:
+        with _lock:
+            found = object_node(getattr(stripe.params, params_class))
+            _endpoints[params_class] = found
+    return found
 
 
 def validate(params_class: str, form: Mapping[str, FormValue]) -> dict[str, Any]:

@@ -43,7 +43,9 @@ async def _start_site(sandbox: Sandbox, host: str, port: int) -> tuple[web.AppRu
         raise BindError(f"can't listen on {host}:{port}: {exc.strerror or exc}") from exc
     site = web.SockSite(runner, sock, backlog=1024)
     await site.start()
-    return runner, int(sock.getsockname()[1])
+    bound = int(sock.getsockname()[1])
+    sandbox.open(_url(host, bound))
+    return runner, bound
 
 
 def _url(host: str, port: int) -> str:

@@ -285,6 +285,7 @@ def _note(call: Call) -> Obj:
 
 
 def retrieve(call: Call) -> Obj:
+    call.supported(())
     return call.respond(_note(call))
 
 
@@ -301,6 +302,7 @@ def update(call: Call) -> Obj:
 
 
 def void(call: Call) -> Obj:
+    call.supported(())
     note = _note(call)
     if note["status"] == "void":
         raise invalid(f"The credit note {note['id']} is already void.", param="credit_note")
@@ -365,6 +367,7 @@ def list_(call: Call) -> Obj:
 
 
 def list_lines(call: Call) -> Obj:
+    call.supported(())
     note = _note(call)
     return _lines_page(call, note, f"/v1/credit_notes/{note['id']}/lines")
 

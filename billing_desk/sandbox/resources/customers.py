@@ -137,6 +137,7 @@ def create(call: Call) -> Obj:
 
 
 def retrieve(call: Call) -> Obj:
+    call.supported(())
     customer_id = call.path["customer"]
     obj = call.account.objects.get(customer_id)
     if obj is None or obj.get("object") != "customer":
@@ -163,6 +164,7 @@ def update(call: Call) -> Obj:
 
 
 def delete(call: Call) -> Obj:
+    call.supported(())
     account = call.account
     customer = account.require("customer", call.path["customer"])
     account.forget(customer)
@@ -173,6 +175,7 @@ def delete(call: Call) -> Obj:
 
 
 def list_(call: Call) -> Obj:
+    call.supported({"email", "created"})
     p = call.params
     account = call.account
     email = p.get("email")
@@ -187,6 +190,7 @@ def list_(call: Call) -> Obj:
 
 
 def search(call: Call) -> Obj:
+    call.supported({"query", "page"})
     return search_response(call, "customer", "/v1/customers/search")
 
 
@@ -271,6 +275,7 @@ def _transaction(call: Call) -> Obj:
 
 
 def retrieve_transaction(call: Call) -> Obj:
+    call.supported(())
     return call.respond(_transaction(call))
 
 
@@ -285,6 +290,7 @@ def update_transaction(call: Call) -> Obj:
 
 
 def list_transactions(call: Call) -> Obj:
+    call.supported({"created"})
     customer = call.account.require("customer", call.path["customer"])
     ids = call.account.ix.customer("customer_balance_transaction", customer["id"])
     keep = created_filter(call.params.get("created"))

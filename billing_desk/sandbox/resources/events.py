@@ -25,6 +25,7 @@ def prune(account: Account, now: int) -> None:
 
 
 def retrieve(call: Call) -> Obj:
+    call.supported(())
     event = call.account.get("event", call.path["id"])
     if event is None:
         raise no_such("event", call.path["id"])

@@ -255,6 +255,7 @@ def _item(call: Call) -> Obj:
 
 
 def retrieve(call: Call) -> Obj:
+    call.supported(())
     return call.respond(_item(call))
 
 
@@ -279,6 +280,7 @@ def update(call: Call) -> Obj:
 
 
 def delete(call: Call) -> Obj:
+    call.supported(())
     item = _item(call)
     invoice = _editable_invoice(call, item, "delete invoice items from")
     invoice_before = call.before(invoice) if invoice is not None else None
@@ -296,6 +298,7 @@ def remove_item(call: Call, item: Obj) -> None:
 
 
 def list_(call: Call) -> Obj:
+    call.supported({"customer", "invoice", "pending", "created"})
     p = call.params
     account = call.account
     if p.get("invoice"):

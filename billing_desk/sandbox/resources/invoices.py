@@ -295,6 +295,7 @@ def create(call: Call) -> Obj:
 
 
 def retrieve(call: Call) -> Obj:
+    call.supported(())
     return call.respond(_invoice(call))
 
 
@@ -327,6 +328,7 @@ def update(call: Call) -> Obj:
 
 
 def delete(call: Call) -> Obj:
+    call.supported(())
     invoice = _invoice(call)
     if invoice["status"] != "draft":
         raise invalid(
@@ -367,6 +369,7 @@ def list_(call: Call) -> Obj:
 
 
 def search(call: Call) -> Obj:
+    call.supported({"query", "page"})
     return search_response(call, "invoice", "/v1/invoices/search")
 
 
@@ -457,6 +460,7 @@ def _mark_paid(call: Call, invoice: Obj) -> None:
 
 
 def void(call: Call) -> Obj:
+    call.supported(())
     invoice = _invoice(call)
     status = invoice["status"]
     if status not in ("open", "uncollectible"):
@@ -487,6 +491,7 @@ def void(call: Call) -> Obj:
 
 
 def mark_uncollectible(call: Call) -> Obj:
+    call.supported(())
     invoice = _invoice(call)
     if invoice["status"] != "open":
         raise invalid(
@@ -538,6 +543,7 @@ def _line_item(call: Call, invoice: Obj, line_id: str, param: str) -> Obj:
 
 
 def list_lines(call: Call) -> Obj:
+    call.supported(())
     invoice = _invoice(call)
     account = call.account
     ids = account.items_of(invoice["id"])
@@ -680,6 +686,7 @@ def update_line(call: Call) -> Obj:
     invoice = _invoice(call)
     require_draft(invoice, "update lines on")
     item = _line_item(call, invoice, call.path["line_item_id"], "line_item_id")
+    call.supported(_LINE_FIELDS)
     fields = _line_fields({k: v for k, v in call.params.items() if k != "expand"}, invoice, "")
     before = call.before(invoice)
     item.update(items.item_changes(item, fields, call.now))
