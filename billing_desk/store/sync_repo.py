@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from billing_desk.store.sync_ops import (
     customer_key,
     queue_operation,
 )
+from billing_desk.store.types import UTCDateTime
 
 CLAIM_LOCK_ID = 0x6264_7379  # "bdsy": the advisory lock claimers take on PostgreSQL
 
@@ -199,23 +200,67 @@ def _held(session: Session, op_id: int, worker: str) -> OutboxOperation | None:
     return row
 
 
+def _mine(op_id: int, worker: str) -> ColumnElement[bool]:
+    """The row, as long as `worker` still holds its lease (else another owns its outcome)."""
+    return and_(Outbox.id == op_id, Outbox.state == CLAIMED, Outbox.lease_owner == worker)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def begin_attempt(
-    session: Session, op_id: int, worker: str, now: datetime, request: dict[str, Any] | None
+    session: Session,
+    op: ClaimedOp,
+    worker: str,
+    now: datetime,
+    request: dict[str, Any] | None,
 ) -> bool:
     """Record that the operation is about to be sent (before the first byte leaves).
 
     `request`, when given and none is frozen yet, is frozen into the payload so every retry
     sends exactly the same parameters under the same key. False if the lease was lost.
+    One UPDATE: it runs for every push, inside the engine's group commit.
     """
-    row = _held(session, op_id, worker)
-    if row is None:
-        return False
-    row.attempts += 1
-    row.first_attempt_at = row.first_attempt_at or now
-    row.last_attempt_at = now
-    if request is not None and "request" not in (row.payload or {}):
-        row.payload = {**(row.payload or {}), "request": request}
-    return True
+    values: dict[str, Any] = {
+        "attempts": Outbox.attempts + 1,
+        "first_attempt_at": func.coalesce(
+            Outbox.first_attempt_at, literal(now, type_=UTCDateTime())
+        ),
+        "last_attempt_at": now,
+    }
+    if request is not None and "request" not in op.payload:
+        # The payload is the claimed snapshot: nobody else writes it while we hold the lease.
+        values["payload"] = {**op.payload, "request": request}
+    result = session.execute(
+        update(Outbox)
+        .where(_mine(op.id, worker))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def settle_done(
+    session: Session, op_id: int, worker: str, now: datetime, stripe_object_id: str | None
+) -> bool:
+    """The operation succeeded (one UPDATE). False if the lease was lost."""
+    values: dict[Any, Any] = {
+        Outbox.state: DONE,
+        Outbox.lease_owner: None,
+        Outbox.lease_expires_at: None,
+        Outbox.done_at: now,
+        Outbox.last_error: None,
+    }
+    if stripe_object_id is not None:
+        values[STRIPE_OBJECT] = stripe_object_id
+    result = session.execute(
+        update(Outbox)
+        .where(_mine(op_id, worker))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
 
 
 def finish(
@@ -290,19 +335,25 @@ def release_all(session: Session, worker: str) -> int:
 def record_line_pushed(
     session: Session, line_id: int, version: int, item_id: str | None, now: datetime
 ) -> None:
-    """Stripe holds `version` of the line (as invoice item `item_id`; None once deleted)."""
-    line = session.get(Line, line_id, with_for_update=True)
-    if line is None:
-        return
-    if line.synced_version is not None and line.synced_version > version:
-        return  # a newer version was recorded already
-    line.synced_version = version
-    line.stripe_invoice_item = item_id
-    if version >= line.version:
-        line.sync_state = "synced"
-        line.dirty_since = None
-    else:
-        line.sync_state = "pending"
+    """Stripe holds `version` of the line (as invoice item `item_id`; None once deleted).
+
+    One UPDATE, skipped if a newer version was recorded already.
+    """
+    current = Line.version <= version
+    session.execute(
+        update(Line)
+        .where(
+            Line.id == line_id,
+            or_(Line.synced_version.is_(None), Line.synced_version <= version),
+        )
+        .values(
+            synced_version=version,
+            stripe_invoice_item=item_id,
+            sync_state=case((current, "synced"), else_="pending"),
+            dirty_since=case((current, None), else_=Line.dirty_since),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_line_attention(session: Session, line_id: int) -> None:

@@ -37,6 +37,7 @@ class RateLimiter:
         self._next_start = 0.0
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.sent = 0
 
     @staticmethod
@@ -59,8 +60,10 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         """Wait until one more request may start, and count it as started."""
-        if self._lock is None:  # created lazily, inside the loop that uses it
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            # An asyncio lock belongs to one loop; the limiter outlives them (one per pass).
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         async with self._lock:  # first come, first served
             while True:
                 now = self._clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,7 +11,9 @@ from sqlalchemy import Engine
 
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import StripeGateway
+from billing_desk.stripe_gateway.types import StripeInvoiceItem
 from billing_desk.sync.clock import Clock
+from billing_desk.sync.recorder import Recorder
 from billing_desk.sync.stats import CallStats
 
 
@@ -47,13 +50,21 @@ class OpContext:
     clock: Clock
     stats: CallStats
     config: EngineConfig
+    recorder: Recorder
     rng: random.Random = field(default_factory=random.Random)
+    _listings: dict[str, asyncio.Task[list[StripeInvoiceItem]]] = field(default_factory=dict)
+
+    async def invoice_items_of(self, stripe_customer: str) -> list[StripeInvoiceItem]:
+        """The customer's invoice items, listed once per pass however many operations ask
+        (each old unconfirmed push looks for its own line's item among them)."""
+        listing = self._listings.get(stripe_customer)
+        if listing is None or (listing.done() and listing.exception() is not None):
+            listing = asyncio.ensure_future(self.gateway.list_invoice_items(stripe_customer))
+            self._listings[stripe_customer] = listing
+        return await asyncio.shield(listing)
 
     def read(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
-
-    def write(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, write=True)
 
     def now(self) -> datetime:
         return self.clock.now()

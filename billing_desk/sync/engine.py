@@ -26,9 +26,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from billing_desk.domain.settings import Settings
 from billing_desk.store import sync_repo
@@ -58,6 +59,7 @@ from billing_desk.sync import invoicing, push
 from billing_desk.sync.clock import Clock, SystemClock
 from billing_desk.sync.context import EngineConfig, OpContext
 from billing_desk.sync.faults import kill_point
+from billing_desk.sync.recorder import Recorder
 from billing_desk.sync.results import Result, Status
 from billing_desk.sync.stats import CallStats
 
@@ -68,7 +70,6 @@ StatusCallback = Callable[[str, str | None], None]
 PullStep = Callable[[StripeGateway, "str | None"], Awaitable[int]]
 
 EXECUTORS: dict[str, Callable[[OpContext, sync_repo.ClaimedOp], Awaitable[Result]]] = {
-    PUSH_LINE: push.run,
     CREATE_CUSTOMER: invoicing.create_customer,
     CREATE_INVOICE: invoicing.create_invoice,
     FINALIZE_INVOICE: invoicing.finalize_invoice,
@@ -149,6 +150,7 @@ class SyncEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status: tuple[str, str | None] = ("idle", None)
         self._sends_from: datetime | None = None
+        self._recorder = Recorder(store)
 
     # Configuration
 
@@ -222,11 +224,12 @@ class SyncEngine:
     async def _session(self, stop: asyncio.Event) -> AsyncIterator[StripeGateway]:
         self._loop = asyncio.get_running_loop()
         self._requested = asyncio.Queue()
+        self._recorder = Recorder(self.store)
         self._status_to("running")
         heart = asyncio.create_task(self._heartbeat_loop(stop))
         reason: str | None = None
         try:
-            self._beat()
+            await self._beat()
             await self._wait_for_turn(stop)
             async with open_gateway(self.gateway_config, self.limiter, self.stats) as gateway:
                 yield gateway
@@ -237,7 +240,7 @@ class SyncEngine:
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heart
-            self._sign_off(reason)
+            await self._sign_off(reason)
             self._status_to("stopped", reason)
 
     async def _wait_for_turn(self, stop: asyncio.Event) -> None:
@@ -247,7 +250,7 @@ class SyncEngine:
                 return
             wait = (self._sends_from - self.clock.now()).total_seconds()
             await _first_of(asyncio.sleep(min(wait, 0.2)), stop, None)
-            self._beat()
+            await self._beat()
 
     def _scope(self, customer: str | None, close_period: str | None) -> sync_repo.ClaimScope:
         if customer is not None or close_period is not None:
@@ -265,7 +268,15 @@ class SyncEngine:
     ) -> PassSummary:
         summary = PassSummary()
         calls_before = self.stats.calls
-        ctx = OpContext(self.store, gateway, self.worker_id, self.clock, self.stats, self.config)
+        ctx = OpContext(
+            self.store,
+            gateway,
+            self.worker_id,
+            self.clock,
+            self.stats,
+            self.config,
+            self._recorder,
+        )
         scope = self._scope(customer, close_period)
         with UnitOfWork(self.store) as uow:
             total = sync_repo.count_due(uow.session, self.clock.now(), scope)
@@ -276,9 +287,10 @@ class SyncEngine:
         try:
             while not stop.is_set():
                 room = self.config.customer_concurrency - len(running)
-                claimed = self._claim_requested() if room > 0 and customer is None else []
+                claimed = await self._claim_requested(ctx) if room > 0 and customer is None else []
                 if room > len({op.customer_id for op in claimed}):
-                    claimed += self._claim(scope, room - len({op.customer_id for op in claimed}))
+                    more = room - len({op.customer_id for op in claimed})
+                    claimed += await self._claim(ctx, scope, more)
                 for customer_id, ops in _by_customer(claimed).items():
                     running.add(
                         asyncio.create_task(
@@ -312,23 +324,24 @@ class SyncEngine:
         self._finish_summary(summary, customer)
         if stop.is_set():
             summary.stopped = "stopped on request"
-        self._flush()
+        await self._flush()
         return summary
 
-    def _claim_requested(self) -> list[sync_repo.ClaimedOp]:
+    async def _claim_requested(self, ctx: OpContext) -> list[sync_repo.ClaimedOp]:
         """Customers an agent asked for jump the queue, even in the middle of a long pass."""
         claimed: list[sync_repo.ClaimedOp] = []
         while self._requested is not None and not self._requested.empty():
             wanted = self._requested.get_nowait()
-            claimed += self._claim(sync_repo.ClaimScope(customer=wanted), 1)
+            claimed += await self._claim(ctx, sync_repo.ClaimScope(customer=wanted), 1)
         return claimed
 
-    def _claim(self, scope: sync_repo.ClaimScope, customers: int) -> list[sync_repo.ClaimedOp]:
-        with UnitOfWork(self.store, write=True) as uow:
-            ops = sync_repo.claim(
-                uow.session, self.worker_id, self.clock.now(), self.config.lease, scope, customers
-            )
-            uow.commit()
+    async def _claim(
+        self, ctx: OpContext, scope: sync_repo.ClaimScope, customers: int
+    ) -> list[sync_repo.ClaimedOp]:
+        now, lease = self.clock.now(), self.config.lease
+        ops = await ctx.recorder.run(
+            lambda s: sync_repo.claim(s, self.worker_id, now, lease, scope, customers)
+        )
         if ops:
             kill_point("after_claim")
         return ops
@@ -352,27 +365,54 @@ class SyncEngine:
                 chains: dict[int | None, list[sync_repo.ClaimedOp]] = defaultdict(list)
                 for op in batch:
                     chains[op.line_id].append(op)
+                # The first push of every line is planned in one read; later ones (a line
+                # changed again while a push was unconfirmed) read afresh after it.
+                firsts = [line_ops[0] for line_ops in chains.values()]
+                plans = await asyncio.to_thread(push.plan_many, ctx, firsts)
 
-                async def chain(line_ops: list[sync_repo.ClaimedOp]) -> None:
-                    async with gate:
-                        for op in line_ops:
-                            if stop.is_set():
-                                return
-                            await self._execute(ctx, op, tally, summary)
-
-                await asyncio.gather(*(chain(c) for c in chains.values()))
+                await asyncio.gather(
+                    *(
+                        self._chain(ctx, line_ops, plans, gate, stop, tally, summary)
+                        for line_ops in chains.values()
+                    )
+                )
             else:
                 for op in batch:
                     if stop.is_set():
                         return
                     await self._execute(ctx, op, tally, summary)
 
+    async def _chain(
+        self,
+        ctx: OpContext,
+        line_ops: list[sync_repo.ClaimedOp],
+        plans: dict[int, push.Plan],
+        gate: asyncio.Semaphore,
+        stop: asyncio.Event,
+        tally: _Tally,
+        summary: PassSummary,
+    ) -> None:
+        """One line's pushes, oldest first: a later one may depend on what the first made."""
+        async with gate:
+            for op in line_ops:
+                if stop.is_set():
+                    return
+                await self._execute(ctx, op, tally, summary, plans.pop(op.id, None))
+
     async def _execute(
-        self, ctx: OpContext, op: sync_repo.ClaimedOp, tally: _Tally, summary: PassSummary
+        self,
+        ctx: OpContext,
+        op: sync_repo.ClaimedOp,
+        tally: _Tally,
+        summary: PassSummary,
+        plan: push.Plan | None = None,
     ) -> None:
         self._status_to("running")
-        result = await EXECUTORS[op.kind](ctx, op)
-        self._settle(ctx, op, result)
+        if op.kind == PUSH_LINE:
+            result = await push.run(ctx, op, plan)
+        else:
+            result = await EXECUTORS[op.kind](ctx, op)
+        await self._settle(ctx, op, result)
         if result.settled:
             tally.step()
             if op.kind == PUSH_LINE and result.status is not Status.SUPERSEDED:
@@ -385,66 +425,46 @@ class SyncEngine:
             tally.step()
             summary.attention.append(f"{op.kind} {op.key}: {result.message}")
 
-    def _settle(self, ctx: OpContext, op: sync_repo.ClaimedOp, result: Result) -> None:
+    async def _settle(self, ctx: OpContext, op: sync_repo.ClaimedOp, result: Result) -> None:
         """Record every outcome the executor did not commit itself."""
         status = result.status
         if status in (Status.DONE, Status.ADOPTED, Status.LOST):
             return
         now = self.clock.now()
-        unblock = {"blocked": None} if op.kind == FINALIZE_INVOICE else None
-        with UnitOfWork(self.store, write=True) as uow:
-            s = uow.session
-            if status is Status.SUPERSEDED:
-                sync_repo.finish(s, op.id, self.worker_id, now, state=SUPERSEDED)
-            elif status is Status.ATTENTION:
-                sync_repo.finish(
-                    s, op.id, self.worker_id, now, state=NEEDS_ATTENTION, error=result.message
-                )
-                if op.line_id is not None:
-                    sync_repo.record_line_attention(s, op.line_id)
-                self.stats.error("", "permanent", result.message or "", op.id, op.customer_id)
-            elif status is Status.RETRY:
-                sync_repo.finish(
-                    s,
-                    op.id,
-                    self.worker_id,
-                    now,
-                    state=PENDING,
-                    error=result.message,
-                    next_attempt_at=ctx.backoff(op.attempts + 1),
-                    payload_update=unblock,
-                )
-            elif status is Status.WAIT:
-                sync_repo.finish(
-                    s,
-                    op.id,
-                    self.worker_id,
-                    now,
-                    state=PENDING,
-                    error=result.message,
-                    next_attempt_at=result.at or now + self.config.defer,
-                    payload_update=unblock,
-                )
-            elif status is Status.NOT_DUE:
-                sync_repo.finish(
-                    s,
-                    op.id,
-                    self.worker_id,
-                    now,
-                    state=PENDING,
-                    next_attempt_at=result.at,
-                    payload_update=unblock,
-                )
-            elif status is Status.BLOCKED:
-                sync_repo.finish(
-                    s,
-                    op.id,
-                    self.worker_id,
-                    now,
-                    state=PENDING,
-                    next_attempt_at=now + self.config.blocked_recheck,
-                    payload_update={"blocked": result.message},
-                )
+        # A finalization's "blocked" mark lasts only as long as the blocker.
+        unblock: dict[str, Any] | None = {"blocked": None} if op.kind == FINALIZE_INVOICE else None
+        state, error, next_at, payload = PENDING, result.message, None, unblock
+        if status is Status.SUPERSEDED:
+            state, error = SUPERSEDED, None
+        elif status is Status.ATTENTION:
+            state = NEEDS_ATTENTION
+            self.stats.error("", "permanent", result.message or "", op.id, op.customer_id)
+        elif status is Status.RETRY:
+            next_at = ctx.backoff(op.attempts + 1)
+        elif status is Status.WAIT:
+            next_at = result.at or now + self.config.defer
+        elif status is Status.NOT_DUE:
+            next_at, error = result.at, None
+        elif status is Status.BLOCKED:
+            next_at, error = now + self.config.blocked_recheck, None
+            payload = {"blocked": result.message}
+
+        def record(s: Session) -> None:
+            kept = sync_repo.finish(
+                s,
+                op.id,
+                self.worker_id,
+                now,
+                state=state,
+                error=error,
+                next_attempt_at=next_at,
+                payload_update=payload,
+            )
+            if not kept:
+                return
+            if status is Status.ATTENTION and op.line_id is not None:
+                sync_repo.record_line_attention(s, op.line_id)
+            if status is Status.BLOCKED:
                 sync_repo.update_period_invoice(
                     s,
                     op.customer_id,
@@ -452,7 +472,8 @@ class SyncEngine:
                     now,
                     blocked_reason=result.message,
                 )
-            uow.commit()
+
+        await ctx.recorder.run(record)
 
     async def _drain(self, running: set[asyncio.Task[None]]) -> None:
         """Let running operations settle (briefly), then cancel what is left: a cancelled
@@ -489,15 +510,19 @@ class SyncEngine:
         interval = self.config.heartbeat.total_seconds()
         while not stop.is_set():
             await _first_of(asyncio.sleep(interval), stop, None)
-            self._beat()
+            await self._beat()
 
-    def _beat(self) -> None:
-        # On the loop's own thread: the statistics it flushes are only touched from there.
+    async def _beat(self) -> None:
+        """Heartbeat: renew this worker's row and leases, take its share of the budget, and
+        write the statistics gathered since the last one (through the group commit)."""
         now = self.clock.now()
         state, detail = self._status
-        with UnitOfWork(self.store, write=True) as uow:
-            live, sends_from = sync_repo.heartbeat(
-                uow.session,
+        stats = self.stats.take()  # taken here, on the loop: only the loop touches them
+        calls_per_s = self.stats.calls_per_second()
+
+        def beat(s: Session) -> tuple[int, datetime]:
+            share = sync_repo.heartbeat(
+                s,
                 self.worker_id,
                 now,
                 self.config.heartbeat * 3,
@@ -506,25 +531,27 @@ class SyncEngine:
                 status=state,
                 detail=detail,
                 join_delay=self.config.heartbeat * 2,
-                calls_per_s=self.stats.calls_per_second(),
+                calls_per_s=calls_per_s,
             )
-            sync_repo.renew_leases(uow.session, self.worker_id, now, self.config.lease)
-            self.stats.flush(uow.session)
-            uow.commit()
-        self._sends_from = sends_from
+            sync_repo.renew_leases(s, self.worker_id, now, self.config.lease)
+            stats.write(s)
+            return share
+
+        live, self._sends_from = await self._recorder.run(beat)
         self.limiter.rate = self.budget / live
 
-    def _flush(self) -> None:
-        with UnitOfWork(self.store, write=True) as uow:
-            self.stats.flush(uow.session)
-            uow.commit()
+    async def _flush(self) -> None:
+        await self._recorder.run(self.stats.take().write)
 
-    def _sign_off(self, reason: str | None) -> None:
-        with UnitOfWork(self.store, write=True) as uow:
-            sync_repo.release_all(uow.session, self.worker_id)
-            self.stats.flush(uow.session)
-            sync_repo.sign_off(uow.session, self.worker_id, self.clock.now(), "stopped", reason)
-            uow.commit()
+    async def _sign_off(self, reason: str | None) -> None:
+        stats, now = self.stats.take(), self.clock.now()
+
+        def sign_off(s: Session) -> None:
+            sync_repo.release_all(s, self.worker_id)
+            stats.write(s)
+            sync_repo.sign_off(s, self.worker_id, now, "stopped", reason)
+
+        await self._recorder.run(sign_off)
 
     def _report_progress(self, done: int, total: int) -> None:
         if self._on_progress is not None:

@@ -7,6 +7,7 @@ and, past Stripe's 24-hour key window, first looks for what an earlier attempt m
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -48,10 +49,11 @@ async def _attempt(
     record: Callable[[Session, str, datetime], None],
 ) -> Result:
     """Record the attempt, adopt or send, then settle the operation with `record` in one commit."""
-    with ctx.write() as uow:
-        if not sync_repo.begin_attempt(uow.session, op.id, ctx.worker, ctx.now(), None):
-            return results.LOST
-        uow.commit()
+    begun = await ctx.recorder.run(
+        lambda s: sync_repo.begin_attempt(s, op, ctx.worker, ctx.now(), None)
+    )
+    if not begun:
+        return results.LOST
     try:
         found = await adopt() if adopt is not None and _past_key_window(ctx, op) else None
         if found is None:
@@ -66,25 +68,31 @@ async def _attempt(
     except StripeFailure as exc:
         return Result(Status.ATTENTION, f"{exc.message} ({exc.stripe_object or exc.endpoint})")
     kill_point("after_stripe_response")
-    with ctx.write() as uow:
+
+    def settle(s: Session) -> bool:
         now = ctx.now()
-        if not sync_repo.finish(
-            uow.session, op.id, ctx.worker, now, state="done", stripe_object_id=object_id
-        ):
-            return results.LOST
-        record(uow.session, object_id, now)
-        uow.commit()
+        if not sync_repo.settle_done(s, op.id, ctx.worker, now, object_id):
+            return False
+        record(s, object_id, now)
+        return True
+
+    if not await ctx.recorder.run(settle):
+        return results.LOST
     kill_point("after_commit")
     return results.ADOPTED if found is not None else results.DONE
 
 
-async def create_customer(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
+def _customer(ctx: OpContext, customer_id: str) -> tuple[str, str, str, str | None]:
     with ctx.read() as uow:
-        customer = uow.session.get(Customer, op.customer_id)
+        customer = uow.session.get(Customer, customer_id)
         assert customer is not None
-        if customer.stripe_customer_id is not None:
-            return results.SUPERSEDED
-        local_id, name, email = customer.id, customer.name, customer.email
+        return customer.id, customer.name, customer.email, customer.stripe_customer_id
+
+
+async def create_customer(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
+    local_id, name, email, existing = await asyncio.to_thread(_customer, ctx, op.customer_id)
+    if existing is not None:
+        return results.SUPERSEDED
 
     async def send() -> str:
         made = await ctx.gateway.create_customer(local_id, name, email, op.key)
@@ -104,8 +112,9 @@ async def create_customer(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
     return await _attempt(ctx, op, send, adopt, record)
 
 
-async def create_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
-    period = str(op.payload["period"])
+def _creation_plan(
+    ctx: OpContext, op: sync_repo.ClaimedOp, period: str
+) -> Result | tuple[str, str]:
     with ctx.read() as uow:
         s = uow.session
         customer = s.get(Customer, op.customer_id)
@@ -119,7 +128,15 @@ async def create_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
         waiting = sync_repo.unsettled_pushes(s, op.customer_id, period)
         if waiting:
             return Result(Status.WAIT, f"waits for {waiting} line pushes of {period}")
-        stripe_customer, currency = customer.stripe_customer_id, invoice.currency
+        return customer.stripe_customer_id, invoice.currency
+
+
+async def create_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
+    period = str(op.payload["period"])
+    plan = await asyncio.to_thread(_creation_plan, ctx, op, period)
+    if isinstance(plan, Result):
+        return plan
+    stripe_customer, currency = plan
     made: list[StripeInvoice] = []
 
     async def send() -> str:
@@ -195,8 +212,9 @@ def _drift(ctx: OpContext, customer_id: str, period: str, invoice: StripeInvoice
     return [f"Stripe differs from the ledger ({'; '.join(reasons[:5])})"]
 
 
-async def finalize_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
-    period = str(op.payload["period"])
+def _finalize_plan(
+    ctx: OpContext, op: sync_repo.ClaimedOp, period: str
+) -> Result | tuple[str, list[str]]:
     with ctx.read() as uow:
         s = uow.session
         invoice = sync_repo.period_invoice(s, op.customer_id, period)
@@ -209,8 +227,17 @@ async def finalize_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
             return Result(Status.NOT_DUE, at=invoice.due_at)
         if sync_repo.unsettled_pushes(s, op.customer_id, period):
             return Result(Status.WAIT, "waits for line pushes")
-        blockers = list(finalization_gate.blockers(s, op.customer_id, period))
-        invoice_id = invoice.stripe_invoice_id
+        return invoice.stripe_invoice_id, list(
+            finalization_gate.blockers(s, op.customer_id, period)
+        )
+
+
+async def finalize_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
+    period = str(op.payload["period"])
+    plan = await asyncio.to_thread(_finalize_plan, ctx, op, period)
+    if isinstance(plan, Result):
+        return plan
+    invoice_id, blockers = plan
     try:
         fresh = await ctx.gateway.retrieve_invoice(invoice_id)
     except StripeKeyRejected:
@@ -220,9 +247,9 @@ async def finalize_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
     except StripeFailure as exc:
         return Result(Status.ATTENTION, f"{exc.message} ({exc.stripe_object or exc.endpoint})")
     if fresh.status in FINAL:
-        _record_invoice(ctx, op.customer_id, period, fresh)
+        await _record_invoice(ctx, op.customer_id, period, fresh)
         return results.SUPERSEDED
-    blockers += _drift(ctx, op.customer_id, period, fresh)
+    blockers += await asyncio.to_thread(_drift, ctx, op.customer_id, period, fresh)
     if blockers:
         return Result(Status.BLOCKED, "; ".join(blockers))
 
@@ -255,10 +282,12 @@ async def finalize_invoice(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
     return await _attempt(ctx, op, send, None, record)
 
 
-def _record_invoice(ctx: OpContext, customer_id: str, period: str, invoice: StripeInvoice) -> None:
-    with ctx.write() as uow:
-        sync_repo.update_period_invoice(
-            uow.session,
+async def _record_invoice(
+    ctx: OpContext, customer_id: str, period: str, invoice: StripeInvoice
+) -> None:
+    await ctx.recorder.run(
+        lambda s: sync_repo.update_period_invoice(
+            s,
             customer_id,
             period,
             ctx.now(),
@@ -266,7 +295,7 @@ def _record_invoice(ctx: OpContext, customer_id: str, period: str, invoice: Stri
             total=invoice.total,
             blocked_reason=None,
         )
-        uow.commit()
+    )
 
 
 async def credit_note(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:

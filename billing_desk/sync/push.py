@@ -7,6 +7,7 @@ the operation, so every retry repeats it byte for byte under the same idempotenc
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -48,61 +49,71 @@ def metadata(line: Line, version: int) -> dict[str, str]:
     }
 
 
-def _plan(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result | dict[str, Any]:
+Plan = Result | dict[str, Any]
+
+
+def plan_many(ctx: OpContext, ops: list[sync_repo.ClaimedOp]) -> dict[int, Plan]:
+    """Each op's request (or why there is none to send), read in one transaction.
+
+    Blocking: the engine runs it on a worker thread, with a customer's whole batch of lines.
+    """
+    with ctx.read() as uow:
+        return {op.id: _plan(ctx, uow.session, op) for op in ops}
+
+
+def _plan(ctx: OpContext, s: Session, op: sync_repo.ClaimedOp) -> Plan:
     """The request to send for `op`, or why there is none to send (now or ever)."""
     assert op.line_id is not None
-    with ctx.read() as uow:
-        s = uow.session
-        line = s.get(Line, op.line_id)
-        customer = s.get(Customer, op.customer_id)
-        assert line is not None
-        assert customer is not None
-        if line.synced_version is not None and line.synced_version >= (op.target_version or 0):
-            return results.SUPERSEDED
-        if customer.stripe_customer_id is None:
-            return Result(Status.WAIT, "waits for the customer to be created in Stripe")
-        invoice = sync_repo.period_invoice(s, op.customer_id, line.period)
-        invoice_id = invoice.stripe_invoice_id if invoice is not None else None
-        if invoice is not None and invoice.status not in ("creating", "draft"):
+    line = s.get(Line, op.line_id)
+    customer = s.get(Customer, op.customer_id)
+    assert line is not None
+    assert customer is not None
+    if line.synced_version is not None and line.synced_version >= (op.target_version or 0):
+        return results.SUPERSEDED
+    if customer.stripe_customer_id is None:
+        return Result(Status.WAIT, "waits for the customer to be created in Stripe")
+    invoice = sync_repo.period_invoice(s, op.customer_id, line.period)
+    invoice_id = invoice.stripe_invoice_id if invoice is not None else None
+    if invoice is not None and invoice.status not in ("creating", "draft"):
+        return Result(
+            Status.ATTENTION,
+            f"the {line.period} invoice is already {invoice.status} in Stripe: "
+            "change it with a credit note",
+        )
+    if invoice_id is None:
+        if invoice is not None and _invoice_creation_started(s, op.customer_id, line.period):
+            return Result(Status.WAIT, f"waits for the {line.period} invoice to be created")
+        earlier = sync_repo.uninvoiced_earlier_periods(s, op.customer_id, line.period)
+        if earlier:
+            # Pending items go onto the next invoice made, whatever their period: wait.
             return Result(
-                Status.ATTENTION,
-                f"the {line.period} invoice is already {invoice.status} in Stripe: "
-                "change it with a credit note",
+                Status.WAIT,
+                f"waits for the {min(earlier)} invoice to be created",
+                at=ctx.now() + ctx.config.blocked_recheck,
             )
-        if invoice_id is None:
-            if invoice is not None and _invoice_creation_started(s, op.customer_id, line.period):
-                return Result(Status.WAIT, f"waits for the {line.period} invoice to be created")
-            earlier = sync_repo.uninvoiced_earlier_periods(s, op.customer_id, line.period)
-            if earlier:
-                # Pending items go onto the next invoice made, whatever their period: wait.
-                return Result(
-                    Status.WAIT,
-                    f"waits for the {min(earlier)} invoice to be created",
-                    at=ctx.now() + ctx.config.blocked_recheck,
-                )
-        if line.stripe_invoice_item is None:
-            if line.voided:
-                return {"action": "none", "version": line.version}
-            return {
-                "action": "create",
-                "version": line.version,
-                "customer": customer.stripe_customer_id,
-                "amount": line.amount,
-                "currency": line.currency,
-                "description": describe(line),
-                "metadata": metadata(line, line.version),
-                "invoice": invoice_id,
-            }
+    if line.stripe_invoice_item is None:
         if line.voided:
-            return {"action": "delete", "version": line.version, "item": line.stripe_invoice_item}
+            return {"action": "none", "version": line.version}
         return {
-            "action": "update",
+            "action": "create",
             "version": line.version,
-            "item": line.stripe_invoice_item,
+            "customer": customer.stripe_customer_id,
             "amount": line.amount,
+            "currency": line.currency,
             "description": describe(line),
             "metadata": metadata(line, line.version),
+            "invoice": invoice_id,
         }
+    if line.voided:
+        return {"action": "delete", "version": line.version, "item": line.stripe_invoice_item}
+    return {
+        "action": "update",
+        "version": line.version,
+        "item": line.stripe_invoice_item,
+        "amount": line.amount,
+        "description": describe(line),
+        "metadata": metadata(line, line.version),
+    }
 
 
 def _invoice_creation_started(s: Session, customer_id: str, period: str) -> bool:
@@ -119,7 +130,7 @@ async def _adopt(ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any
     """Past Stripe's key window: the item this request made, if Stripe already has it."""
     version = str(request["version"])
     if request["action"] == "create":
-        for item in await ctx.gateway.list_invoice_items(request["customer"]):
+        for item in await ctx.invoice_items_of(request["customer"]):
             if item.line_id == str(op.line_id) and item.version == version:
                 return item.id
         return None
@@ -132,21 +143,25 @@ async def _adopt(ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any
     return None
 
 
-async def run(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
+async def run(ctx: OpContext, op: sync_repo.ClaimedOp, planned: Plan | None = None) -> Result:
+    """Push one line change; `planned` is its plan if the caller read it already."""
     assert op.line_id is not None
     request = op.payload.get("request")
     if request is None:
-        planned = _plan(ctx, op)
+        if planned is None:
+            planned = (await asyncio.to_thread(plan_many, ctx, [op]))[op.id]
         if isinstance(planned, Result):
             return planned
         request = planned
     adopt = (
         op.first_attempt_at is not None and ctx.now() - op.first_attempt_at > ctx.config.adopt_after
     )
-    with ctx.write() as uow:
-        if not sync_repo.begin_attempt(uow.session, op.id, ctx.worker, ctx.now(), request):
-            return results.LOST
-        uow.commit()
+    frozen = request
+    begun = await ctx.recorder.run(
+        lambda s: sync_repo.begin_attempt(s, op, ctx.worker, ctx.now(), frozen)
+    )
+    if not begun:
+        return results.LOST
     item_id: str | None
     try:
         existing = await _adopt(ctx, op, request) if adopt else None
@@ -162,14 +177,17 @@ async def run(ctx: OpContext, op: sync_repo.ClaimedOp) -> Result:
     except StripeFailure as exc:
         return Result(Status.ATTENTION, f"{exc.message} ({exc.stripe_object or exc.endpoint})")
     kill_point("after_stripe_response")
-    with ctx.write() as uow:
+    line_id, version = op.line_id, int(request["version"])
+
+    def settle(s: Session) -> bool:
         now = ctx.now()
-        if not sync_repo.finish(
-            uow.session, op.id, ctx.worker, now, state="done", stripe_object_id=item_id
-        ):
-            return results.LOST
-        sync_repo.record_line_pushed(uow.session, op.line_id, int(request["version"]), item_id, now)
-        uow.commit()
+        if not sync_repo.settle_done(s, op.id, ctx.worker, now, item_id):
+            return False
+        sync_repo.record_line_pushed(s, line_id, version, item_id, now)
+        return True
+
+    if not await ctx.recorder.run(settle):
+        return results.LOST
     kill_point("after_commit")
     return results.ADOPTED if existing is not None else results.DONE
 

@@ -1,8 +1,8 @@
 """What the sync panel shows: Stripe calls per endpoint per hour, errors, the call rate.
 
 The engine's gateway reports every request here; counts are kept in memory and added to the
-store by `flush` (every heartbeat and at the end of a pass), so statistics never cost a write
-per request.
+store at every heartbeat and at the end of a pass (`take().write(session)`), so statistics never
+cost a write per request.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -83,8 +84,18 @@ class CallStats:
             self._recent.popleft()
         return len(self._recent) / window_s
 
-    def flush(self, session: Session) -> None:
-        counts, self._counts = self._counts, {}
-        errors, self._errors = self._errors, []
-        sync_repo.record_api_calls(session, counts)
-        sync_repo.record_errors(session, errors)
+    def take(self) -> Gathered:
+        """What was gathered since the last call, to be written (on any thread)."""
+        gathered = Gathered(self._counts, self._errors)
+        self._counts, self._errors = {}, []
+        return gathered
+
+
+@dataclass(frozen=True)
+class Gathered:
+    counts: dict[tuple[datetime, str], tuple[int, int, int]]
+    errors: list[SyncError]
+
+    def write(self, session: Session) -> None:
+        sync_repo.record_api_calls(session, self.counts)
+        sync_repo.record_errors(session, self.errors)

@@ -42,7 +42,7 @@ def make_engine(
         GatewayConfig(sandbox.api_key, sandbox.url, timeout_s=10, retry=retry),
         settings,
         config=kw.pop("config", FAST),
-        clock=SystemClock(),
+        clock=kw.pop("clock", SystemClock()),
         **kw,
     )
 

@@ -57,8 +57,8 @@ def test_an_expired_lease_passes_to_another_worker(engine: Engine) -> None:
     assert sorted(op.id for op in later) == sorted(op.id for op in first)
     # The first worker lost it: what it would record is refused.
     with UnitOfWork(engine, write=True) as uow:
-        assert not sync_repo.begin_attempt(uow.session, first[0].id, "w1", NOW, None)
-        assert sync_repo.begin_attempt(uow.session, first[0].id, "w2", NOW, {"action": "x"})
+        assert not sync_repo.begin_attempt(uow.session, first[0], "w1", NOW, None)
+        assert sync_repo.begin_attempt(uow.session, first[0], "w2", NOW, {"action": "x"})
         uow.commit()
     with UnitOfWork(engine) as uow:
         row = uow.session.get(OutboxOperation, first[0].id)
@@ -117,7 +117,7 @@ def test_concurrent_claimers_never_share_an_operation(engine: Engine) -> None:
                 mine += [op.id for op in ops]
                 with UnitOfWork(engine, write=True) as uow:
                     for op in ops:
-                        sync_repo.finish(uow.session, op.id, worker, NOW, state="done")
+                        sync_repo.settle_done(uow.session, op.id, worker, NOW, None)
                     uow.commit()
             taken[worker] = mine
         except BaseException as exc:  # surfaced below
