@@ -196,10 +196,6 @@ def fts5_words_query(words: Sequence[str]) -> str:
     return " AND ".join('"' + word.replace('"', '""') + '"*' for word in words)
 
 
-def fts5_phrase(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
 def _fold(word: ColumnElement[str]) -> ColumnElement[str]:
     return func.billing_search_fold(word)
 

@@ -4,11 +4,14 @@ only ever text to look for."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -385,3 +388,68 @@ def test_hits_give_the_contract_fields(people: Engine) -> None:
     }
     (plain,) = search(people, "c0000004")
     assert plain.to_json()["stripe_customer_id"] is None
+
+
+def _name_words(name: str) -> list[str]:
+    return re.findall(r"[^\W_]+", name.lower())
+
+
+def reason_holds(hit: CustomerHit, query: str) -> bool:
+    """Whether `hit` matches `query` the way its `match` says (ASCII data: Python's lower() is
+    the databases')."""
+    text = " ".join(query.split()).lower()
+    domain = hit.email.lower().partition("@")[2]
+    stripe_id = (hit.stripe_customer_id or "").lower()
+    return {
+        Match.ID: hit.id.lower() == text,
+        Match.EMAIL: hit.email.lower() == text,
+        Match.STRIPE_ID: stripe_id == text,
+        Match.NAME_PREFIX: hit.name.lower().startswith(text),
+        Match.ID_PREFIX: hit.id.lower().startswith(text),
+        Match.EMAIL_PREFIX: hit.email.lower().startswith(text),
+        Match.EMAIL_DOMAIN_PREFIX: domain.startswith(text.lstrip("@")),
+        Match.STRIPE_ID_PREFIX: bool(stripe_id) and stripe_id.startswith(text),
+        Match.NAME_WORDS: all(
+            any(word.startswith(part) for word in _name_words(hit.name))
+            for part in _name_words(query)
+        ),
+    }[hit.match]
+
+
+VOCABULARY = sorted({word for _, name, email, _ in PEOPLE for word in _name_words(name + email)})
+PREFIXES = st.sampled_from(VOCABULARY).flatmap(
+    lambda word: st.integers(1, len(word)).map(lambda n: word[:n])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PREFIXES, min_size=1, max_size=3), st.sampled_from([" ", ", ", ".", "  -"]))
+def test_hits_are_exactly_the_customers_that_match(
+    people: Engine, prefixes: list[str], separator: str
+) -> None:
+    query = separator.join(prefixes)
+    hits = search(people, query)
+    assert all(reason_holds(hit, query) for hit in hits), query
+    by_words = {
+        customer_id
+        for customer_id, name, _, _ in PEOPLE
+        if all(any(word.startswith(p) for word in _name_words(name)) for p in prefixes)
+    }
+    assert by_words <= {hit.id for hit in hits}, query
+
+
+QUERY_PIECES = st.sampled_from(
+    [*"\"*^-+():{}[]%_\\'`~@.,;|&!?<>=#$ \t", "AND", "OR", "NOT", "NEAR", "sa", "cus_", "c00"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(QUERY_PIECES | st.characters(), max_size=12).map("".join))
+def test_any_query_is_searched_as_plain_text(people: Engine, query: str) -> None:
+    try:
+        hits = search(people, query, 5)
+    except InvalidInput as exc:
+        assert "words" in str(exc)  # noqa: PT017 - only the word limit refuses a short query
+        return
+    assert len(hits) <= 5
+    assert len({hit.id for hit in hits}) == len(hits)
