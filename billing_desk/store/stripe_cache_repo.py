@@ -229,6 +229,41 @@ def save_invoice_items(session: Session, rows: Sequence[Row]) -> None:
     _upsert(session, StripeInvoiceItemCache, values, _fetched_later, sticky=("deleted",))
 
 
+def record_pushed_item(
+    session: Session,
+    *,
+    item_id: str,
+    stripe_customer: str,
+    invoice: str | None,
+    amount: int,
+    currency: str,
+    description: str | None,
+    metadata: Mapping[str, str],
+    at: datetime,
+) -> None:
+    """Cache the invoice item Stripe just returned to a push (create or update), in the push's
+    own transaction, so the side-by-side view shows the line in sync without waiting for a pull
+    (Stripe sends no event when a pending item is updated)."""
+    save_invoice_items(
+        session,
+        [
+            {
+                "id": item_id,
+                "stripe_customer": stripe_customer,
+                "invoice": invoice,
+                "amount": amount,
+                "currency": currency,
+                "description": description,
+                "quantity": None,
+                "unit_amount": None,
+                "created": None,
+                "metadata": dict(metadata),
+                "fetched_at": at,
+            }
+        ],
+    )
+
+
 def save_credit_notes(session: Session, rows: Sequence[Row]) -> None:
     if not rows:
         return

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, event, select, update
 from billing_desk.domain.errors import InvalidInput
 from billing_desk.domain.reconcile import RowStatus
 from billing_desk.services.customer_view import customer_view, list_periods
+from billing_desk.store import stripe_cache_repo as repo
 from billing_desk.store.models import Line
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.sync.pull import pull_customer
@@ -119,6 +120,27 @@ def test_pending_items_belong_to_the_period_they_name(engine: Engine, stripe_san
     assert sorted(row.stripe_amount or 0 for row in december.rows) == [5, 70]
     with UnitOfWork(engine) as uow:
         assert list_periods(uow, seeded.customer_id) == [PERIOD]
+
+    # A push's answer recorded in the cache (what the push engine does): in sync at once.
+    (line,) = seeded.lines
+    with UnitOfWork(engine, write=True) as uow:
+        uow.session.execute(
+            update(Line).where(Line.id == line).values(amount=1300, version=2, synced_version=2)
+        )
+        repo.record_pushed_item(
+            uow.session,
+            item_id=seeded.items[line],
+            stripe_customer=seeded.stripe_customer,
+            invoice=None,
+            amount=1300,
+            currency="usd",
+            description="API item 0",
+            metadata=item_metadata(line, 2),
+            at=datetime.now(UTC),
+        )
+        uow.commit()
+    (row,) = [row for row in view(engine).rows if row.lines]
+    assert (row.status, row.stripe_amount) == (RowStatus.IN_SYNC, 1300)
     with pytest.raises(InvalidInput, match="no customer"):
         view(engine, customer_id="ghost")
 
