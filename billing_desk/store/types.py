@@ -69,7 +69,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, datetime):
             return value.astimezone(UTC)
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # fromisoformat reads the trailing "Z" as UTC (3.11+) and is far cheaper than strptime.
+        return datetime.fromisoformat(value)
 
 
 def utc_text(value: datetime) -> str:
