@@ -150,7 +150,7 @@ def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Ba
                 select(Correction.customer_id, func.count())
                 .where(Correction.customer_id.in_(ids), Correction.status == "pending_approval")
                 .group_by(Correction.customer_id)
-            )
+            ).all()
         )
         held = set(
             s.scalars(
@@ -173,7 +173,7 @@ def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Ba
                 select(Line.customer_id, func.max(Line.period))
                 .where(Line.customer_id.in_(ids))
                 .group_by(Line.customer_id)
-            )
+            ).all()
         )
         drifting = {cid for cid, period in latest.items() if _has_drift(uow, cid, period)}
     return {

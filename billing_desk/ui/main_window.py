@@ -42,6 +42,8 @@ STOP_TIMEOUT_MS = 5000
 class MainWindow(QMainWindow):
     # The window has closed for good: the worker has stopped and the store is released.
     closed = Signal()
+    # The worker's progress, re-emitted on the UI thread (done, total).
+    sync_progress = Signal(int, int)
 
     def __init__(
         self,
@@ -221,10 +223,14 @@ class MainWindow(QMainWindow):
         worker = SyncWorker(self.workspace.engine, config, self.workspace.worker_options)
         worker.bug_found.connect(self.crash_reporter.report)
         worker.state_changed.connect(self._on_worker_state_changed)
+        worker.progress_changed.connect(self._on_worker_progress_changed)
         self._sync = SyncThread(worker, self)
         self._sync.finished.connect(self._on_sync_finished)
         self.customer.attach_worker(worker)
         self._sync.start()
+
+    def _on_worker_progress_changed(self, done: int, total: int) -> None:
+        self.sync_progress.emit(done, total)
 
     def _on_worker_state_changed(self, state: str, reason: str) -> None:
         if state == "stopped" and reason:

@@ -79,6 +79,9 @@ class SyncWorker(QObject):
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_events = 0.0
         self._reason = ""
+        # Customers to push once the engine's session is up (it drops requests before that).
+        self._wanted: list[str] = []
+        self._engine_live = False
 
     # Requests from the UI thread: post and return.
 
@@ -172,10 +175,9 @@ class SyncWorker(QObject):
                 return
             if command == "pull":
                 self._spawn(self._pull(*args))
-                if self._engine is not None:
-                    self._engine.request_customer_push(args[0])
-            elif command == "push" and self._engine is not None:
-                self._engine.request_customer_push(args[0])
+                self._push(args[0])
+            elif command == "push":
+                self._push(args[0])
             elif command == "pause":
                 self._set_paused(bool(args[0]))
             elif command == "stop" and self._stop is not None:
@@ -184,6 +186,17 @@ class SyncWorker(QObject):
                     self._engine_stop.set()
                 if self._resume is not None:
                     self._resume.set()
+
+    def _push(self, customer_id: str) -> None:
+        self._wanted.append(customer_id)
+        self._flush_pushes()
+
+    def _flush_pushes(self) -> None:
+        engine = self._engine
+        if engine is None or not self._engine_live:
+            return  # kept until the engine's session is up (see _on_engine_status)
+        while self._wanted:
+            engine.request_customer_push(self._wanted.pop(0))
 
     def _set_paused(self, paused: bool) -> None:
         self._paused = paused
@@ -231,8 +244,10 @@ class SyncWorker(QObject):
     # Engine callbacks (on the worker thread)
 
     def _on_engine_status(self, state: str, detail: str | None) -> None:
+        self._engine_live = state != STOPPED
         if state == STOPPED:
             return  # the worker says when it stops, with the reason
+        self._flush_pushes()
         self.state_changed.emit(state, detail or "")
 
     def _on_engine_progress(self, progress: Progress) -> None:

@@ -116,6 +116,8 @@ class SideBySideModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
+            if section == COL_DIFFERENCE:
+                return "Stripe minus the ledger: positive when Stripe bills more"
             if section in LOCAL_COLUMNS:
                 return "From the local ledger (compiled from usage, after corrections)"
             if section in STRIPE_COLUMNS:

@@ -29,16 +29,16 @@ from billing_desk.ui.theme import accent
 Index = QModelIndex | QPersistentModelIndex
 HEADER_STATE = "side_by_side"
 _WIDTHS = {
-    m.COL_ITEM: 140,
-    m.COL_DESCRIPTION: 180,
-    m.COL_QUANTITY: 100,
-    m.COL_UNIT_PRICE: 90,
-    m.COL_AMOUNT: 100,
+    m.COL_ITEM: 120,
+    m.COL_DESCRIPTION: 150,
+    m.COL_QUANTITY: 90,
+    m.COL_UNIT_PRICE: 80,
+    m.COL_AMOUNT: 90,
     m.COL_CORRECTIONS: 150,
-    m.COL_SYNC: 80,
-    m.COL_STATUS: 140,
+    m.COL_SYNC: 70,
+    m.COL_STATUS: 135,
     m.COL_STRIPE_DESCRIPTION: 170,
-    m.COL_STRIPE_AMOUNT: 110,
+    m.COL_STRIPE_AMOUNT: 100,
 }
 
 
@@ -143,9 +143,9 @@ class SideBySideView(QWidget):
         for status in RowStatus:
             if counts[status]:
                 style = style_for(status)
+                words = style.label[0].lower() + style.label[1:]
                 parts.append(
-                    f"<span style='color:{style.colour().name()}'>{counts[status]} "
-                    f"{style.label.lower()}</span>"
+                    f"<span style='color:{style.colour().name()}'>{counts[status]} {words}</span>"
                 )
         self.counts.setText(" · ".join(parts) if parts else "No lines in this period.")
 
