@@ -105,12 +105,16 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
   `configure(fail_rate=…)`, `advance_clock(s)`, `requests()`, `counts()`, …) and
   `.client(**kw)` (a stripe-python `StripeClient` on the sandbox, `max_network_retries=0`
   unless given). The account is forgotten after the test.
+The server and stripe-python are imported only when a test asks for these fixtures.
 """
 
 from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from billing_desk.sandbox import SandboxAdmin, SandboxServer, new_test_key  # noqa: E402
+from billing_desk.sandbox.testing import SandboxAdmin, new_test_key  # noqa: E402
+
+if TYPE_CHECKING:
+    from billing_desk.sandbox.server import SandboxServer
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ class StripeSandbox:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
+    from billing_desk.sandbox.server import SandboxServer
+
     with SandboxServer(port=0) as server:
         yield server
 

@@ -290,10 +290,15 @@ def update_transaction(call: Call) -> Obj:
 
 
 def list_transactions(call: Call) -> Obj:
-    call.supported({"created"})
+    call.supported({"created", "invoice"})
     customer = call.account.require("customer", call.path["customer"])
     ids = call.account.ix.customer("customer_balance_transaction", customer["id"])
-    keep = created_filter(call.params.get("created"))
+    created = created_filter(call.params.get("created"))
+    invoice = call.params.get("invoice")
+
+    def keep(txn: Obj) -> bool:
+        return (created is None or created(txn)) and (invoice is None or txn["invoice"] == invoice)
+
     objects, has_more = call.account.page(
         ids, call.params, kind="customer_balance_transaction", keep=keep
     )
