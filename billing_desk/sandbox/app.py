@@ -26,6 +26,7 @@ from aiohttp import web
 from billing_desk.sandbox import faults
 from billing_desk.sandbox.errors import StripeError
 from billing_desk.sandbox.forms import parse_form
+from billing_desk.sandbox.routes import Route
 from billing_desk.sandbox.sandbox import (
     KEY_PATTERN,
     ROUTER,
@@ -185,7 +186,7 @@ async def _run(
     sandbox: Sandbox,
     rt: AccountRuntime,
     config: faults.FaultConfig,
-    route: Any,
+    route: Route,
     path_args: dict[str, str],
     form: dict[str, Any],
     request_id: str,

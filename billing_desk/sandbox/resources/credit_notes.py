@@ -293,10 +293,10 @@ def update(call: Call) -> Obj:
     call.supported({"memo", "metadata"})
     note = _note(call)
     before = call.before(note)
+    if "metadata" in call.params:  # the one check that can fail comes first
+        note["metadata"] = apply_metadata(note["metadata"], call.params["metadata"])
     if "memo" in call.params:
         note["memo"] = call.params["memo"] or None
-    if "metadata" in call.params:
-        note["metadata"] = apply_metadata(note["metadata"], call.params["metadata"])
     call.emit("credit_note.updated", note, before)
     return call.respond(note)
 

@@ -57,30 +57,28 @@ def _invoice_prefix(call: Call, value: Any) -> str:
     return str(value)
 
 
-def _apply(call: Call, customer: Obj, params: dict[str, Any]) -> None:
-    for name in ("name", "description", "phone"):
+def _changes(customer: Obj, params: dict[str, Any]) -> Obj:
+    """The fields create/update params set, all checked before anything is applied."""
+    changes: Obj = {}
+    for name in ("name", "description", "phone", "email"):
         if name in params:
-            customer[name] = params[name] or None
-    if "email" in params:
-        new = params["email"] or None
-        call.account.index_email(customer["id"], customer["email"], new)
-        customer["email"] = new
+            changes[name] = params[name] or None
     if "metadata" in params:
-        customer["metadata"] = apply_metadata(customer["metadata"], params["metadata"])
+        changes["metadata"] = apply_metadata(customer["metadata"], params["metadata"])
     if "address" in params:
-        customer["address"] = _address(params["address"])
+        changes["address"] = _address(params["address"])
     if "shipping" in params:
-        customer["shipping"] = _shipping(params["shipping"])
+        changes["shipping"] = _shipping(params["shipping"])
     if "preferred_locales" in params:
-        customer["preferred_locales"] = list(params["preferred_locales"] or [])
+        changes["preferred_locales"] = list(params["preferred_locales"] or [])
     if "tax_exempt" in params:
-        customer["tax_exempt"] = params["tax_exempt"] or "none"
+        changes["tax_exempt"] = params["tax_exempt"] or "none"
     if "next_invoice_sequence" in params:
         if params["next_invoice_sequence"] < 1:
             raise invalid(
                 "Invalid next_invoice_sequence: must be at least 1", param="next_invoice_sequence"
             )
-        customer["next_invoice_sequence"] = params["next_invoice_sequence"]
+        changes["next_invoice_sequence"] = params["next_invoice_sequence"]
     if "invoice_settings" in params:
         settings = params["invoice_settings"]
         unknown = set(settings) - {"footer"}
@@ -89,8 +87,11 @@ def _apply(call: Call, customer: Obj, params: dict[str, Any]) -> None:
                 f"The Billing Desk sandbox does not support invoice_settings[{min(unknown)}].",
                 param=f"invoice_settings[{min(unknown)}]",
             )
-        if "footer" in settings:
-            customer["invoice_settings"]["footer"] = settings["footer"] or None
+        changes["invoice_settings"] = {
+            **customer["invoice_settings"],
+            "footer": settings.get("footer") or None,
+        }
+    return changes
 
 
 def create(call: Call) -> Obj:
@@ -126,7 +127,7 @@ def create(call: Call) -> Obj:
         "tax_exempt": "none",
         "test_clock": None,
     }
-    _apply(call, customer, p)
+    customer.update(_changes(customer, p))
     call.new(customer)
     call.emit("customer.created", customer)
     balance = p.get("balance", 0)
@@ -152,9 +153,12 @@ def update(call: Call) -> Obj:
     customer = call.account.require("customer", call.path["customer"])
     before = call.before(customer)
     p = call.params
+    changes = _changes(customer, p)
     if "invoice_prefix" in p:
-        customer["invoice_prefix"] = _invoice_prefix(call, p["invoice_prefix"])
-    _apply(call, customer, p)
+        changes["invoice_prefix"] = _invoice_prefix(call, p["invoice_prefix"])
+    if "email" in changes:
+        call.account.index_email(customer["id"], customer["email"], changes["email"])
+    customer.update(changes)
     if "balance" in p and p["balance"] != customer["balance"]:
         # Setting the balance directly is recorded as an adjustment, as Stripe does.
         delta = p["balance"] - customer["balance"]
@@ -282,10 +286,10 @@ def retrieve_transaction(call: Call) -> Obj:
 def update_transaction(call: Call) -> Obj:
     call.supported({"description", "metadata"})
     txn = _transaction(call)
-    if "description" in call.params:
-        txn["description"] = call.params["description"] or None
     if "metadata" in call.params:
         txn["metadata"] = apply_metadata(txn["metadata"] or {}, call.params["metadata"])
+    if "description" in call.params:
+        txn["description"] = call.params["description"] or None
     return call.respond(txn)
 
 

@@ -65,6 +65,7 @@ def _customer(call: Call, customer_id: str) -> Obj:
 
 
 def _apply_fields(call: Call, invoice: Obj, p: dict[str, Any]) -> None:
+    """Set create/update params on `invoice` (replacing nested values, never editing them)."""
     for name in ("description", "footer", "statement_descriptor"):
         if name in p:
             invoice[name] = p[name] or None
@@ -322,7 +323,9 @@ def update(call: Call) -> Obj:
                 param="auto_advance",
             )
     before = call.before(invoice)
-    _apply_fields(call, invoice, p)
+    staged = dict(invoice)  # all or nothing: a refused field leaves the invoice untouched
+    _apply_fields(call, staged, p)
+    invoice.update(staged)
     call.emit("invoice.updated", invoice, before)
     return call.respond(invoice)
 

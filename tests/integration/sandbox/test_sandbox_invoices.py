@@ -337,3 +337,25 @@ def test_create_preview_shows_what_finalizing_would_bill(stripe_sandbox: StripeS
     assert (preview.total, preview.starting_balance, preview.amount_due) == (1250, -100, 1150)
     assert [line.amount for line in preview.lines.data] == [1000, 250]
     assert client.v1.invoices.list(params={"customer": customer}).data == []
+
+
+def test_a_refused_update_changes_nothing(stripe_sandbox: StripeSandbox) -> None:
+    client, customer = _setup(stripe_sandbox, email="before@update.test")
+    draft = client.v1.invoices.create(params={"customer": customer, "description": "Kept"})
+    _refused(
+        lambda: client.v1.invoices.update(
+            draft.id, params={"description": "Lost", "collection_method": "send_invoice"}
+        ),
+        param="days_until_due",
+    )
+    assert client.v1.invoices.retrieve(draft.id).description == "Kept"
+    _refused(
+        lambda: client.v1.customers.update(
+            customer, params={"email": "after@update.test", "next_invoice_sequence": 0}
+        ),
+        param="next_invoice_sequence",
+    )
+    assert client.v1.customers.retrieve(customer).email == "before@update.test"
+    listed = client.v1.customers.list(params={"email": "before@update.test"})
+    assert [c.id for c in listed.data] == [customer]
+    assert client.v1.customers.list(params={"email": "after@update.test"}).data == []
