@@ -4,7 +4,7 @@ failures injected through the sandbox: backing off, a rejected key, a permanent 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 
@@ -12,14 +12,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from billing_desk.domain.settings import Settings
-from billing_desk.store.models import Customer
+from billing_desk.store.models import Customer, OutboxOperation
+from billing_desk.store.models.corrections import AuditRow
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
 from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import SyncEngine
+from billing_desk.ui.adapters import retry_operation
 from billing_desk.ui.bus import ChangeBus
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.sync_panel import SyncPanel
@@ -54,8 +56,10 @@ def no_retry(operation_id: int) -> None:
     raise AssertionError(f"retry of {operation_id} was not asked for")
 
 
-def make_panel(qtbot: QtBot, store: Engine, runner: OperationRunner) -> SyncPanel:
-    panel = SyncPanel(runner, partial(read_sync_figures, store), no_retry)
+def make_panel(
+    qtbot: QtBot, store: Engine, runner: OperationRunner, retry: Callable[[int], object] = no_retry
+) -> SyncPanel:
+    panel = SyncPanel(runner, partial(read_sync_figures, store), retry)
     qtbot.addWidget(panel)
     return panel
 
@@ -176,7 +180,7 @@ def test_a_permanent_refusal_needs_attention_with_stripes_words(
     summary = asyncio.run(sync.run_once())
     assert summary.needs_attention == 2
 
-    panel = make_panel(qtbot, store, runner)
+    panel = make_panel(qtbot, store, runner, partial(retry_operation, store, "lee"))
     with qtbot.wait_signal(panel.summary_changed, timeout=WAIT_MS):
         read(qtbot, panel)
     assert panel.summary.attention == 2
@@ -200,6 +204,22 @@ def test_a_permanent_refusal_needs_attention_with_stripes_words(
     assert "Stripe said:" in box.informativeText()
     assert "Traceback" not in box.informativeText()
     box.done(0)
+
+    retried = panel._model.rows()[0].operation_id
+    with qtbot.wait_signal(panel.sync_requested, timeout=WAIT_MS):
+        panel._retry.click()
+    assert panel._message.text() == (
+        f"Operation {retried} is back in the queue; the worker will send it next."
+    )
+    qtbot.wait_until(lambda: panel.summary.attention == 1, timeout=WAIT_MS)
+    with UnitOfWork(store) as uow:
+        op = uow.session.get(OutboxOperation, retried)
+        assert op is not None
+        assert op.state == "pending"
+        audited = uow.session.scalars(
+            select(AuditRow.actor).where(AuditRow.action == "sync.retry_requested")
+        ).all()
+    assert audited == ["lee"]
 
 
 def test_progress_and_summary_without_a_worker(
