@@ -109,8 +109,8 @@ def search_customers(uow: UnitOfWork, query: str, limit: int = DEFAULT_LIMIT) ->
                 )
         return len(hits) >= limit
 
-    # Each tier reads `limit` candidates: after dropping those an earlier tier already holds,
-    # at least the `limit - len(hits)` still wanted remain whenever the tier has that many.
-    if not take(search.exact(parsed.text)) and not take(search.prefix(parsed.text, limit)):
+    # Each index is read for `limit` candidates: after dropping those a better tier already
+    # holds, the `limit - len(hits)` still wanted remain whenever the tier has that many.
+    if not take(search.identifiers(parsed.text, limit)):
         take(search.words(parsed.words, limit))
     return list(hits.values())

@@ -42,8 +42,8 @@ TOP = "\U0010ffff"
 # PostgreSQL: how far the word table is read to tell which query word is the rarest.
 DRIVER_COUNT_CAP = 2000
 
-# id, name, email, stripe_customer_id, sort_name, match, arm
-Rows = Select[str, str, str, str | None, str, str, int]
+# id, name, email, stripe_customer_id, sort_name, match, tier, arm
+Rows = Select[str, str, str, str | None, str, str, int, int]
 
 _customers = cast(Table, Customer.__table__)
 _names_fts = table("customer_search_names", column("rowid", Integer), column("name", String))
@@ -129,22 +129,18 @@ def _row(dialect: str, match: Match) -> Rows:
         c.stripe_customer_id,
         _key(dialect, c.name).label("sort_name"),
         literal(match.value, String).label("match"),
+        literal(match.tier, Integer).label("tier"),
         literal(_ARM[match], Integer).label("arm"),
     )
 
 
 def _ranked(arms: Sequence[Rows]) -> Rows:
-    """The arms' rows, each arm read from its index first, then ordered by name and id."""
+    """The arms' rows, each arm read from its index first, then ordered by tier, name, id."""
     merged = union_all(*(select(arm.subquery()) for arm in arms)).subquery()
+    m = merged.c
     return select(
-        merged.c.id,
-        merged.c.name,
-        merged.c.email,
-        merged.c.stripe_customer_id,
-        merged.c.sort_name,
-        merged.c.match,
-        merged.c.arm,
-    ).order_by(merged.c.sort_name, merged.c.id, merged.c.arm)
+        m.id, m.name, m.email, m.stripe_customer_id, m.sort_name, m.match, m.tier, m.arm
+    ).order_by(m.tier, m.sort_name, m.id, m.arm)
 
 
 # The statements are built once per shape and take every value as a parameter: building and
@@ -152,29 +148,23 @@ def _ranked(arms: Sequence[Rows]) -> Rows:
 
 
 @functools.cache
-def exact_statement(dialect: str) -> Rows:
-    """The customer whose id, email or Stripe id is :text, ignoring case."""
-    c = _customers.c
-    wanted = func.lower(bindparam("text", type_=String))
-    return _ranked(
-        [
-            _row(dialect, Match.ID).where(_key(dialect, c.id) == wanted),
-            _row(dialect, Match.EMAIL).where(_key(dialect, c.email) == wanted),
-            _row(dialect, Match.STRIPE_ID).where(_key(dialect, c.stripe_customer_id) == wanted),
-        ]
-    )
-
-
-@functools.cache
-def prefix_statement(dialect: str) -> Rows:
-    """Up to :limit customers per field whose name, id, email or Stripe id starts with :text,
-    or whose email's domain starts with :domain, ignoring case."""
+def identifiers_statement(dialect: str) -> Rows:
+    """Tiers 0 and 1 in one round trip: the customers whose id, email or Stripe id is :text,
+    then up to :limit per field whose name, id, email or Stripe id starts with :text or whose
+    email's domain starts with :domain, all ignoring case."""
     c = _customers.c
     text = func.lower(bindparam("text", type_=String))
     domain_key: ColumnElement[str] = literal_column(_DOMAIN[dialect])
     if _is_pg(dialect):
         domain_key = collate(domain_key, "C")
-    arms = []
+    arms = [
+        _row(dialect, match).where(_key(dialect, field) == text)
+        for match, field in (
+            (Match.ID, c.id),
+            (Match.EMAIL, c.email),
+            (Match.STRIPE_ID, c.stripe_customer_id),
+        )
+    ]
     for match, key, prefix in (
         (Match.NAME_PREFIX, _key(dialect, c.name), text),
         (Match.ID_PREFIX, _key(dialect, c.id), text),
@@ -271,15 +261,14 @@ class CustomerSearch:
             for row in self._session.execute(statement, params)
         ]
 
-    def exact(self, text: str) -> list[Candidate]:
-        return self._run(exact_statement(self.dialect), {"text": text})
-
-    def prefix(self, text: str, limit: int) -> list[Candidate]:
+    def identifiers(self, text: str, limit: int) -> list[Candidate]:
+        """Tiers 0 and 1 (see `identifiers_statement`)."""
         # "@example.com" is how a domain is written after an address.
         params = {"text": text, "domain": text.lstrip("@"), "limit": limit}
-        return self._run(prefix_statement(self.dialect), params)
+        return self._run(identifiers_statement(self.dialect), params)
 
     def words(self, words: Sequence[str], limit: int) -> list[Candidate]:
+        """Tier 2 (see `words_statement`)."""
         if not _is_pg(self.dialect):
             params: dict[str, Any] = {"fts": fts5_words_query(words), "limit": limit}
             return self._run(words_statement(self.dialect), params)

@@ -70,10 +70,14 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def pg_full_scans(conn: Connection, statement: str, parameters: Any) -> list[str]:
+def pg_full_scans(
+    conn: Connection, statement: str, parameters: Any, *, price_out_seqscan: bool = True
+) -> list[str]:
     # The test tables hold a handful of rows, where a sequential scan is always cheapest; with
-    # it priced out, the planner shows whether an index can answer the statement at all.
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    # it priced out, the planner shows whether an index can answer the statement at all. At
+    # benchmark size the planner's own choice is what counts.
+    if price_out_seqscan:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     (raw,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).one()
     plan = raw if isinstance(raw, list) else json.loads(raw)
     bad = []
@@ -101,5 +105,5 @@ def test_no_query_shape_scans_a_table(engine: Engine) -> None:
             with engine.connect() as conn, conn.begin():
                 assert explain(conn, statement, parameters) == [], (shape, statement)
             checked += 1
-    # Three tiers (exact, prefix, words of the name) for each shape.
-    assert checked >= 3 * len(SHAPES)
+    # Two statements for each shape: identifiers (exact and prefix), then words of the name.
+    assert checked >= 2 * len(SHAPES)
