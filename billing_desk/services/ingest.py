@@ -363,6 +363,7 @@ class _Run:
         self.summary = IngestSummary()
         self.customers: dict[str, str] = {}
         self.pending: dict[LineKey, LineDelta] = {}
+        self._rejects: list[Reject] = []
 
     @property
     def doomed(self) -> bool:
@@ -371,12 +372,21 @@ class _Run:
 
     def reject(self, source: str, number: int, reason: str, row: ShownRow) -> None:
         self.summary.rejected += 1
-        if self.on_reject is not None:
-            self.on_reject(Reject(source, number, reason, row))
+        self._rejects.append(Reject(source, number, reason, row))
         if self.doomed:
             self.pending.clear()
 
     def take(self, source: str, block: _Block) -> None:
+        try:
+            self._take(source, block)
+        finally:
+            # A block's rejects are found in several passes; report them in line order.
+            if self.on_reject is not None:
+                for reject in sorted(self._rejects, key=lambda r: r.line):
+                    self.on_reject(reject)
+            self._rejects.clear()
+
+    def _take(self, source: str, block: _Block) -> None:
         for number, reason in block.invalid:
             self.reject(source, number, reason, block.shown(number))
         if not block.rows:
