@@ -174,7 +174,7 @@ def test_a_repeated_event_with_other_content_is_a_conflicting_duplicate(store: E
         store, ("b.jsonl", jsonl([inc("e1", quantity="9"), *same_in_file])), skip_invalid=True
     )
     assert (summary.accepted, summary.duplicates, summary.rejected) == (2, 1, 2)
-    assert [(r.line, r.reason.split(":")[0]) for r in rejects] == [(5, "event_id"), (1, "event_id")]
+    assert [(r.line, r.reason.split(":")[0]) for r in rejects] == [(1, "event_id"), (5, "event_id")]
     by_line = {r.line: r.reason for r in rejects}
     assert "conflicting duplicate: 'e1' was ingested before" in by_line[1]
     assert "quantity '1' then '9'" in by_line[1]
