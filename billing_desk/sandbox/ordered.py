@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 class OrderedIds:
     """Ids in creation order; removal leaves a hole that compaction later closes."""
 
-    __slots__ = ("_holes", "_ids", "_pos")
+    __slots__ = ("_head", "_holes", "_ids", "_pos")
 
     def __init__(self) -> None:
         self._ids: list[str | None] = []
         self._pos: dict[str, int] = {}
         self._holes = 0
+        self._head = 0  # no live id before this index (keeps `oldest` O(1) amortized)
 
     def __len__(self) -> int:
         return len(self._pos)
@@ -36,13 +37,17 @@ class OrderedIds:
         if self._holes > 64 and self._holes * 2 > len(self._ids):
             self._ids = [i for i in self._ids if i is not None]
             self._holes = 0
+            self._head = 0
             self._pos = {i: n for n, i in enumerate(self._ids) if i is not None}
 
     def ascending(self) -> Iterator[str]:
         return (i for i in self._ids if i is not None)
 
     def oldest(self) -> str | None:
-        return next(self.ascending(), None)
+        ids = self._ids
+        while self._head < len(ids) and ids[self._head] is None:
+            self._head += 1
+        return ids[self._head] if self._head < len(ids) else None
 
     def page(
         self,
