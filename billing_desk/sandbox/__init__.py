@@ -7,7 +7,8 @@ Running it
     billing-desk sandbox [--host H] [--port P] [--seed none|demo] [--rate-limit RPS]
         [--latency-ms MS] [--fail-rate P] [--drop-after-commit-rate P] [--random-seed N]
         [--state FILE]
-    prints `listening on http://HOST:PORT` once ready; SIGTERM/SIGINT stop it (exit 0).
+    prints `listening on http://HOST:PORT` once ready (with the global --json:
+    `{"url": ...}`); SIGTERM/SIGINT stop it (exit 0). Default port 12111.
 
     In-process (tests, the GUI's demo workspace), on a thread with its own event loop:
         with SandboxServer(port=0, seed="demo", faults=FaultConfig(latency_ms=5)) as server:
@@ -21,11 +22,18 @@ Accounts
     fills the account of `DEMO_API_KEY`; `demo_customers()` lists its customers for pairing
     with a local store (see `demo.py` for which customer has what).
 
-Served: customers (+search, balance transactions), invoice items, invoices (+search,
-finalize, void, pay, mark_uncollectible, lines, add/update/remove_lines, create_preview),
-credit notes (+preview, lines, void), events. `expand[]` works for customer, invoice,
-credit note and balance-transaction references (also as `data.x` on lists).
-Parameters Stripe has but the sandbox does not model are refused with a 400 naming them.
+Served (`routes.py`): customers (+search, balance transactions), invoice items, invoices
+(+search, finalize, void, pay, mark_uncollectible, lines, add/update/remove_lines,
+create_preview), credit notes (+preview, lines, void), events. Request parameters are judged
+by stripe-python's `stripe.params` TypedDicts (`schema.py`); parameters Stripe has but the
+sandbox does not model (prices, tax, discounts, payment methods…) are refused with a 400
+naming them. `expand[]` works for customer, invoice, credit note and balance-transaction
+references (also as `data.x` on lists). Behaviour notes: `resources/invoices.py` (status
+machine, balances, minimum charge, automatic finalization; payments always succeed) and
+`resources/credit_notes.py` (pre/post-payment split).
+Every write emits Stripe's event (`customer.*`, `invoiceitem.created/deleted`,
+`invoice.created/updated/finalized/paid/voided/marked_uncollectible/deleted`,
+`credit_note.*`), with `data.previous_attributes` on updates; kept 30 sandbox days.
 
 Failure modes (flags set server defaults; `/_sandbox/config` changes them at runtime, for the
 whole server or — with an API key in `Authorization` — for that account only):
@@ -52,6 +60,8 @@ Test fixtures (tests/conftest.py)
     `sandbox_server`: one in-process server for the session.
     `stripe_sandbox`: per test, a fresh account: `.url`, `.api_key`, `.admin`
     (a `SandboxAdmin` scoped to that account) and `.client()` (a stripe-python client).
+    Set faults for your account only (`stripe_sandbox.admin.configure(fail_rate=1)`), never
+    server-wide on the shared server.
 """
 
 from __future__ import annotations

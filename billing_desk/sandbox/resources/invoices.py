@@ -8,7 +8,9 @@
 - `auto_advance=true` drafts finalize on their own at `automatically_finalizes_at` (one hour
   after creation unless given), measured on the sandbox clock.
 - Paying is always successful here: without `paid_out_of_band` the sandbox acts as if the
-  customer had a card on file. Voiding returns any applied balance to the customer.
+  customer had a card on file. Stripe's own collection attempts are not simulated
+  (`next_payment_attempt` is shown; nothing charges by itself). Voiding returns any applied
+  balance to the customer.
 """
 
 from __future__ import annotations
