@@ -17,10 +17,14 @@ from sqlalchemy import Engine, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from billing_desk.domain.errors import InvalidInput
 from billing_desk.services.customer_view import CustomerView, Mode, customer_view, list_periods
+from billing_desk.store.audit_repo import append_audit
 from billing_desk.store.models import Customer, Increment, Line, OutboxOperation
 from billing_desk.store.models.corrections import Correction, Hold
 from billing_desk.store.models.stripe_cache import StripeInvoiceCache
+from billing_desk.store.models.sync import PeriodInvoice
+from billing_desk.store.settings_repo import load_settings
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui import format as fmt
 from billing_desk.ui.models.increments import IncrementRow
@@ -133,6 +137,8 @@ class Badges:
     # The latest open invoice's amount remaining, else the draft's amount due (minor units).
     amount_due: int | None = None
     currency: str = "usd"
+    # When a draft finalizes, if that is within the settings' warning window.
+    finalizes_soon: datetime | None = None
 
 
 def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Badges]:
@@ -168,6 +174,18 @@ def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Ba
             )
         )
         due = _amounts_due(s, ids)
+        soon = datetime.now(UTC) + load_settings(s).approval_warning
+        finalizing = dict(
+            s.execute(
+                select(PeriodInvoice.customer_id, func.min(PeriodInvoice.due_at))
+                .where(
+                    PeriodInvoice.customer_id.in_(ids),
+                    PeriodInvoice.status.in_(("creating", "draft")),
+                    PeriodInvoice.due_at < soon,
+                )
+                .group_by(PeriodInvoice.customer_id)
+            ).all()
+        )
         latest = dict(
             s.execute(
                 select(Line.customer_id, func.max(Line.period))
@@ -184,6 +202,7 @@ def customer_badges(engine: Engine, customer_ids: Sequence[str]) -> dict[str, Ba
             sync_error=cid in failing,
             amount_due=due.get(cid),
             currency=currencies.get(cid, "usd"),
+            finalizes_soon=finalizing.get(cid),
         )
         for cid in ids
         if cid in currencies
@@ -279,7 +298,12 @@ class CustomerSnapshot:
     periods: tuple[str, ...]
     corrections: dict[int, str]
     held: bool
-    undoable: bool
+    # The newest applied correction an undo would revert: (id, what it did in words).
+    undo_candidate: tuple[int, str] | None
+
+    @property
+    def undoable(self) -> bool:
+        return self.undo_candidate is not None
 
 
 def load_customer(
@@ -303,21 +327,98 @@ def load_customer(
             )
             or 0
         ) > 0
-        undoable = (
-            uow.session.scalar(
-                select(func.count())
-                .select_from(Correction)
-                .where(
-                    Correction.customer_id == customer_id,
-                    Correction.period == period,
-                    Correction.status == "applied",
-                    Correction.kind.in_(("adjust", "void", "credit", "one-off")),
-                )
+        latest = uow.session.execute(
+            select(Correction.id, Correction.kind, Correction.impact, Correction.currency)
+            .where(
+                Correction.customer_id == customer_id,
+                Correction.period == period,
+                Correction.status == "applied",
+                Correction.kind.in_(tuple(_KIND_WORDS)),
             )
-            or 0
-        ) > 0
+            .order_by(Correction.applied_at.desc(), Correction.id.desc())
+            .limit(1)
+        ).first()
+    undo = None
+    if latest is not None:
+        cid, kind, impact, code = latest
+        undo = (cid, f"{_KIND_WORDS[kind]} {fmt.signed(impact, code)} (correction {cid})")
     if period not in periods:
         periods = (period, *periods)
     return CustomerSnapshot(
-        view, periods, line_corrections(engine, customer_id, period), held, undoable
+        view, periods, line_corrections(engine, customer_id, period), held, undo
     )
+
+
+def retry_operation(engine: Engine, actor: str, operation_id: int) -> None:
+    """Put an operation Stripe refused back in the queue, due now (the Sync panel's Retry),
+    audited. It keeps its idempotency key, so a retry can never bill twice."""
+    now = datetime.now(UTC)
+    with UnitOfWork(engine, write=True) as uow:
+        op = uow.session.get(OutboxOperation, operation_id)
+        if op is None or op.state != "needs_attention":
+            raise InvalidInput(f"operation {operation_id} does not need attention any more")
+        append_audit(
+            uow.session,
+            actor,
+            "sync.retry_requested",
+            f"outbox:{op.id}",
+            {"state": op.state, "error": op.last_error},
+            {"state": "pending"},
+        )
+        op.state, op.next_attempt_at = "pending", now
+        if op.line_id is not None:
+            line = uow.session.get(Line, op.line_id)
+            if line is not None and line.sync_state == "needs_attention":
+                line.sync_state = "pending"
+        uow.commit()
+
+
+# Who needs attention (the search list while nothing is typed)
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """A customer as a result list shows it."""
+
+    id: str
+    name: str
+    email: str
+    stripe_customer_id: str | None
+
+
+def attention_customers(
+    engine: Engine, now: datetime | None = None, limit: int = 25
+) -> list[CustomerRef]:
+    """Customers a desk should look at first: Stripe refused a change, a correction waits for
+    a lead, a draft finalizes within the approval warning window (settings), finalization is
+    held. Most urgent first."""
+    now = now or datetime.now(UTC)
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        soon = now + load_settings(s).approval_warning
+        ordered: list[str] = []
+        queries = (
+            select(OutboxOperation.customer_id)
+            .where(OutboxOperation.state == "needs_attention")
+            .order_by(OutboxOperation.last_attempt_at.desc()),
+            select(Correction.customer_id)
+            .where(Correction.status == "pending_approval")
+            .order_by(Correction.requested_at),
+            select(PeriodInvoice.customer_id)
+            .where(
+                PeriodInvoice.status.in_(("creating", "draft")),
+                PeriodInvoice.due_at < soon,
+            )
+            .order_by(PeriodInvoice.due_at),
+            select(Hold.customer_id).where(Hold.released_at.is_(None)).order_by(Hold.placed_at),
+        )
+        for query in queries:
+            for customer_id in s.scalars(query.limit(limit)):
+                if customer_id not in ordered:
+                    ordered.append(customer_id)
+        ordered = ordered[:limit]
+        found = {
+            c.id: CustomerRef(c.id, c.name, c.email, c.stripe_customer_id)
+            for c in s.scalars(select(Customer).where(Customer.id.in_(ordered)))
+        }
+    return [found[cid] for cid in ordered if cid in found]

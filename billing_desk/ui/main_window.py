@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -24,15 +25,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from billing_desk.services.corrections import Decision
+from billing_desk.ui import adapters
+from billing_desk.ui.approvals import ApprovalsView, badge_text
+from billing_desk.ui.audit_view import AuditView
 from billing_desk.ui.bus import LINES, STRIPE, SYNC, Change, ChangeBus
 from billing_desk.ui.crash import CrashReporter
+from billing_desk.ui.dialogs.actions import Action, disabled_reason, enabled_actions
+from billing_desk.ui.dialogs.intervention import InterventionDialog, InterventionTarget
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.persist import UiState
+from billing_desk.ui.sync_panel import SyncPanel
+from billing_desk.ui.sync_panel_reads import read_sync_figures
+from billing_desk.ui.sync_panel_status import SyncNotifier, SyncStatusWidget
 from billing_desk.ui.sync_worker import SyncThread, SyncWorker
 from billing_desk.ui.theme import accent
 from billing_desk.ui.views.customer_page import CustomerPage
 from billing_desk.ui.views.search_panel import SearchPanel
 from billing_desk.ui.workspace import Workspace
+
+TAB_CUSTOMERS, TAB_APPROVALS, TAB_SYNC, TAB_AUDIT = range(4)
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +92,26 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([330, 1000])
         ui_state.restore_splitter("main", self.splitter)
+        live = workspace.mode == "live"
+        self.approvals = ApprovalsView(engine, workspace.user, self.runner, self.bus)
+        self.sync_panel = SyncPanel(
+            self.runner,
+            lambda: read_sync_figures(engine, live=live),
+            lambda op_id: adapters.retry_operation(engine, workspace.user, op_id),
+        )
+        self.audit = AuditView(engine, workspace.user, self.runner, self.bus)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Sections")
         self.tabs.addTab(self.splitter, "Customers")
+        self.tabs.addTab(self.approvals, badge_text(0))
+        self.tabs.addTab(self.sync_panel, "Sync")
+        self.tabs.addTab(self.audit, "Audit")
+        self.approvals.pending_count_changed.connect(self._on_approvals_pending_count_changed)
+        self.approvals.customer_requested.connect(self.open_customer)
+        self.approvals.decision_made.connect(self._on_approvals_decision_made)
+        self.sync_panel.customer_requested.connect(self.open_customer)
+        self.sync_panel.sync_requested.connect(self.sync_now)
+        self.sync_panel.pause_requested.connect(self._on_sync_panel_pause_requested)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -102,12 +131,19 @@ class MainWindow(QMainWindow):
 
         self.message = QLabel()
         self.message.setAccessibleName("Last message")
+        self.sync_status = SyncStatusWidget()
+        self.sync_status.activated.connect(lambda: self.show_tab(TAB_SYNC))
+        self.notifier = SyncNotifier.with_system_tray(self)
+        self.sync_panel.summary_changed.connect(self.sync_status.show_summary)
+        self.sync_panel.summary_changed.connect(self.notifier.on_summary)
         self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addPermanentWidget(self.sync_status)
         self.statusBar().addPermanentWidget(QLabel(f"Signed in as {workspace.user}"))
 
         self._actions: dict[str, QAction] = {}
         self._build_actions()
         self._sync: SyncThread | None = None
+        self.last_dialog: InterventionDialog | None = None
         self._closing = False
         self._closed = False
         self._start_worker = start_worker
@@ -135,9 +171,19 @@ class MainWindow(QMainWindow):
         file.addAction(self._action("quit", "&Quit", "Ctrl+Q", self.close))
         view = menu.addMenu("&View")
         view.addAction(self._action("search", "&Search customers", "Ctrl+K", self.focus_search))
-        view.addAction(
-            self._action("tab_customers", "&Customers", "Ctrl+1", lambda: self.show_tab(0))
-        )
+        for index, (name, text) in enumerate(
+            (
+                ("customers", "&Customers"),
+                ("approvals", "&Approvals"),
+                ("sync", "S&ync"),
+                ("audit", "A&udit trail"),
+            )
+        ):
+            view.addAction(
+                self._action(
+                    f"tab_{name}", text, f"Ctrl+{index + 1}", partial(self.show_tab, index)
+                )
+            )
         customer = menu.addMenu("&Customer")
         customer.addAction(
             self._action("refresh", "&Refresh from Stripe", "F5", self.customer.refresh_from_stripe)
@@ -150,6 +196,21 @@ class MainWindow(QMainWindow):
         customer.addAction(
             self._action("next_period", "&Next period", "Ctrl+]", lambda: self._step(-1))
         )
+        corrections = menu.addMenu("C&orrections")
+        self._interventions: dict[Action, QAction] = {}
+        for action in Action:
+            if action is Action.RELEASE:
+                continue  # shares Hold's key; Hold / Release is one action, its text follows
+            qaction = self._action(
+                f"intervene_{action.value}",
+                action.label,
+                action.shortcut,
+                partial(self.intervene, action),
+            )
+            corrections.addAction(qaction)
+            self._interventions[action] = qaction
+        self.customer.context_changed.connect(self._on_customer_context_changed)
+        self._on_customer_context_changed()
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(
             self._action("shortcuts", "&Keyboard shortcuts", "F1", self._show_shortcuts)
@@ -175,6 +236,71 @@ class MainWindow(QMainWindow):
         if customer is not None:
             worker.request_push(customer)
             self._say(f"Pushing {customer}'s changes to Stripe now.")
+
+    # Interventions (the dialogs are dialogs.intervention's)
+
+    def _current_action(self, action: Action) -> Action:
+        if action is Action.HOLD and self.customer.invoice_context().held:
+            return Action.RELEASE
+        return action
+
+    def _on_customer_context_changed(self) -> None:
+        context = self.customer.invoice_context()
+        enabled = enabled_actions(context) if self.customer.snapshot is not None else frozenset()
+        for action, qaction in self._interventions.items():
+            shown = self._current_action(action)
+            qaction.setText(shown.label)
+            qaction.setEnabled(shown in enabled)
+            reason = disabled_reason(shown, context) if self.customer.snapshot else None
+            qaction.setToolTip(reason or shown.label.rstrip("…"))
+            qaction.setStatusTip(reason or "")
+
+    def intervene(self, action: Action) -> InterventionDialog | None:
+        """Open the dialog of `action` on the customer shown; None when it does not apply."""
+        snapshot = self.customer.snapshot
+        action = self._current_action(action)
+        if snapshot is None or action not in enabled_actions(self.customer.invoice_context()):
+            return None
+        view = snapshot.view
+        undo = snapshot.undo_candidate if action is Action.UNDO else None
+        target = InterventionTarget(
+            view.customer_id,
+            view.period,
+            view.currency,
+            view.name,
+            line=self.customer.selected_line(),
+            correction_id=undo[0] if undo else None,
+            correction_summary=undo[1] if undo else "",
+        )
+        dialog = InterventionDialog(
+            action,
+            target,
+            engine=self.workspace.engine,
+            actor=self.workspace.user,
+            runner=self.runner,
+            parent=self,
+        )
+        dialog.correction_submitted.connect(lambda d: self._on_dialog_submitted(dialog, d))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.last_dialog = dialog
+        return dialog
+
+    def _on_dialog_submitted(self, dialog: InterventionDialog, decision: Decision) -> None:
+        self._say(dialog.result_text)
+        customer = self.customer.customer_id
+        if self.worker is not None and customer is not None:
+            self.worker.request_push(customer)  # an applied correction goes to Stripe now
+
+    def _on_approvals_pending_count_changed(self, count: int) -> None:
+        self.tabs.setTabText(TAB_APPROVALS, badge_text(count))
+
+    def _on_approvals_decision_made(self, _decision: object) -> None:
+        self._say(self.approvals.last_outcome)
+
+    def _on_sync_panel_pause_requested(self, paused: bool) -> None:
+        if self.worker is not None:
+            self.worker.set_paused(paused)
 
     def _step(self, offset: int) -> None:
         snapshot = self.customer.snapshot
@@ -224,12 +350,14 @@ class MainWindow(QMainWindow):
         worker.bug_found.connect(self.crash_reporter.report)
         worker.state_changed.connect(self._on_worker_state_changed)
         worker.progress_changed.connect(self._on_worker_progress_changed)
+        worker.state_changed.connect(self.sync_panel.show_worker_state)
         self._sync = SyncThread(worker, self)
         self._sync.finished.connect(self._on_sync_finished)
         self.customer.attach_worker(worker)
         self._sync.start()
 
     def _on_worker_progress_changed(self, done: int, total: int) -> None:
+        self.sync_panel.show_progress(done, total)
         self.sync_progress.emit(done, total)
 
     def _on_worker_state_changed(self, state: str, reason: str) -> None:
@@ -241,8 +369,8 @@ class MainWindow(QMainWindow):
     # Opening customers
 
     def open_customer(self, customer_id: str, period: str | None = None) -> None:
-        self.show_tab(0)
-        self.customer.open_customer(customer_id, period)
+        self.show_tab(TAB_CUSTOMERS)
+        self.customer.open_customer(customer_id, period or None)
 
     def _on_search_customer_chosen(self, customer_id: str) -> None:
         self.open_customer(customer_id)

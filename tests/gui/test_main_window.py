@@ -185,13 +185,13 @@ def test_geometry_and_column_widths_are_remembered(
     qtbot: QtBot, store: Engine, ui_state: UiState, crash_reporter: CrashReporter
 ) -> None:
     window = _window(qtbot, store, ui_state, crash_reporter)
-    window.resize(701, 503)  # inside the offscreen screen, which restoreGeometry respects
+    window.resize(761, 541)  # inside the offscreen screen, which restoreGeometry respects
     header = window.customer.side_by_side.table.horizontalHeader()
-    header.resizeSection(1, 333)
+    header.resizeSection(0, 222)
     _close(qtbot, window)
     again = _window(qtbot, store, ui_state, crash_reporter)
-    assert (again.width(), again.height()) == (701, 503)
-    assert again.customer.side_by_side.table.horizontalHeader().sectionSize(1) == 333
+    assert (again.width(), again.height()) == (761, 541)
+    assert again.customer.side_by_side.table.horizontalHeader().sectionSize(0) == 222
     _close(qtbot, again)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from billing_desk.services.search import CustomerHit
 from billing_desk.ui import format as fmt
 from billing_desk.ui.adapters import Badges
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
@@ -42,15 +42,34 @@ def badges_of(badges: Badges) -> list[Badge]:
         out.append(Badge("Hold", "local_only", "Finalization is on hold"))
     if badges.sync_error:
         out.append(Badge("Sync error", "danger", "Stripe refused a change; see the Sync panel"))
+    if badges.finalizes_soon is not None:
+        when = fmt.countdown(badges.finalizes_soon, datetime.now(UTC))
+        out.append(Badge(f"Finalizes {when}", "differs", f"The draft invoice finalizes {when}"))
     if badges.amount_due:
         due = fmt.money(badges.amount_due, badges.currency)
         out.append(Badge(f"{due} due", "muted", f"Amount due on the invoice: {due}"))
     return out
 
 
+class Customer(Protocol):
+    """What a result row needs of a customer (a search hit, or one needing attention)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def stripe_customer_id(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class SearchResult:
-    hit: CustomerHit
+    hit: Customer
     badges: Badges | None = None
 
     @property
@@ -69,7 +88,7 @@ class SearchResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[SearchResult] = []
 
-    def set_rows(self, hits: Sequence[CustomerHit]) -> None:
+    def set_rows(self, hits: Sequence[Customer]) -> None:
         self.beginResetModel()
         self._rows = [SearchResult(hit) for hit in hits]
         self.endResetModel()

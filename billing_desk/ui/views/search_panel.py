@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from billing_desk.services.search import CustomerHit, search_customers
 from billing_desk.store.uow import UnitOfWork
-from billing_desk.ui.adapters import Badges, customer_badges
+from billing_desk.ui.adapters import Badges, CustomerRef, attention_customers, customer_badges
 from billing_desk.ui.bus import CORRECTIONS, LINES, STRIPE, SYNC, Change, ChangeBus
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.models.search_results import SearchResult, SearchResultsModel
@@ -163,6 +163,8 @@ class SearchPanel(QWidget):
         self.results.setUniformItemSizes(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.heading = QLabel()
+        self.heading.setAccessibleName("Results heading")
         self.status = QLabel("Type to search.")
         self.status.setAccessibleName("Search status")
         self.status.setWordWrap(True)
@@ -170,6 +172,7 @@ class SearchPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.field)
+        layout.addWidget(self.heading)
         layout.addWidget(self.results, 1)
         layout.addWidget(self.status)
 
@@ -184,6 +187,27 @@ class SearchPanel(QWidget):
         self.results.activated.connect(self._on_results_activated)
         self.results.clicked.connect(self._on_results_activated)
         bus.changed.connect(self._on_bus_changed)
+        self.show_attention()
+
+    def show_attention(self) -> None:
+        """With nothing typed, the list holds the customers that need someone first."""
+        engine = self._engine
+
+        def shown(customers: list[CustomerRef]) -> None:
+            if self.field.text().strip():
+                return  # the agent started typing meanwhile
+            self._shown = None
+            self.model.set_rows(customers)
+            self.heading.setText("<b>Needs attention</b>" if customers else "")
+            self.status.setText(
+                f"{len(customers)} customer{'s' if len(customers) != 1 else ''} to look at; "
+                "type to search."
+                if customers
+                else "Type to search."
+            )
+            self._load_badges()
+
+        self._runner.run(lambda: attention_customers(engine), on_success=shown)
 
     def focus_search(self) -> None:
         self.field.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -207,7 +231,9 @@ class SearchPanel(QWidget):
             self._wanted = None
             self._shown = None
             self.model.set_rows([])
+            self.heading.clear()
             self.status.setText("Type to search.")
+            self.show_attention()
 
     def _on_debounce_timeout(self) -> None:
         text = self.field.text().strip()
@@ -246,6 +272,7 @@ class SearchPanel(QWidget):
 
     def _show(self, text: str, hits: list[CustomerHit]) -> None:
         self.model.set_rows(hits)
+        self.heading.clear()
         self._shown = text
         if hits:
             self.results.setCurrentIndex(self.model.index(0, 0))
@@ -268,15 +295,17 @@ class SearchPanel(QWidget):
         if not ids:
             return
         engine = self._engine
-        shown = self._shown
 
         def apply(badges: dict[str, Badges]) -> None:
-            if shown == self._shown:
+            if set(ids) == set(self.model.customer_ids()):
                 self.model.set_badges(badges)
 
         self._runner.run(lambda: customer_badges(engine, ids), on_success=apply)
 
     def _on_bus_changed(self, change: Change) -> None:
+        if not self.field.text().strip() and any(change.touches(k) for k in (CORRECTIONS, SYNC)):
+            self.show_attention()
+            return
         shown = set(self.model.customer_ids())
         touched = any(change.touches(k) for k in (LINES, STRIPE, CORRECTIONS, SYNC))
         if touched and shown and (not change.customers or shown & change.customers):

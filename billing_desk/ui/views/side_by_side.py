@@ -28,18 +28,19 @@ from billing_desk.ui.theme import accent
 
 Index = QModelIndex | QPersistentModelIndex
 HEADER_STATE = "side_by_side"
+# Starting widths; the two description columns share what is left of the view.
 _WIDTHS = {
-    m.COL_ITEM: 120,
-    m.COL_DESCRIPTION: 150,
-    m.COL_QUANTITY: 90,
-    m.COL_UNIT_PRICE: 80,
-    m.COL_AMOUNT: 90,
-    m.COL_CORRECTIONS: 150,
-    m.COL_SYNC: 70,
-    m.COL_STATUS: 135,
-    m.COL_STRIPE_DESCRIPTION: 170,
-    m.COL_STRIPE_AMOUNT: 100,
+    m.COL_ITEM: 115,
+    m.COL_QUANTITY: 80,
+    m.COL_UNIT_PRICE: 75,
+    m.COL_AMOUNT: 85,
+    m.COL_CORRECTIONS: 120,
+    m.COL_SYNC: 65,
+    m.COL_STATUS: 130,
+    m.COL_STRIPE_AMOUNT: 95,
+    m.COL_DIFFERENCE: 85,
 }
+_STRETCH = (m.COL_DESCRIPTION, m.COL_STRIPE_DESCRIPTION)
 
 
 class SideBySideView(QWidget):
@@ -77,10 +78,11 @@ class SideBySideView(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         for col, width in _WIDTHS.items():
             header.resizeSection(col, width)
         ui_state.restore_header(HEADER_STATE, header)
+        for col in _STRETCH:
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._on_header_section_resized)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
