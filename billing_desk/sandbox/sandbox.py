@@ -192,7 +192,7 @@ class Sandbox:
         call = Call(account, params, path_args, now, request_id, idempotency_key, base_url,
                     route.endpoint)  # fmt: skip
         try:
-            if account.auto_finalize:
+            if account.timers:
                 invoices.run_scheduled(
                     Call(account, {}, {}, now, None, None, base_url, "automatic finalization")
                 )

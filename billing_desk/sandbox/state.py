@@ -99,8 +99,9 @@ class Account:
         self.objects: dict[str, Obj] = {}
         self.ix = Indexes()
         self.seq = 0  # creation counter: `_seq` on every object keeps creation order
-        # (automatically_finalizes_at, invoice id): drafts Stripe finalizes on its own.
-        self.auto_finalize: list[tuple[int, str]] = []
+        # What Stripe does on its own when the clock passes a moment: (when, what, invoice id)
+        # with what = "finalize" (automatically_finalizes_at) or "overdue" (due_date).
+        self.timers: list[tuple[int, str, str]] = []
 
     # ids ---------------------------------------------------------------------------------
     def new_id(self, prefix: str, length: int = 24) -> str:
@@ -141,8 +142,11 @@ class Account:
                 self.items_of(obj["invoice"]).add(object_id)
         if kind == "credit_note":
             self.credit_notes_of(obj["invoice"]).add(object_id)
-        if kind == "invoice" and obj.get("_finalize_at") is not None:
-            heapq.heappush(self.auto_finalize, (obj["_finalize_at"], object_id))
+        if kind == "invoice":
+            if obj.get("_finalize_at") is not None:
+                heapq.heappush(self.timers, (obj["_finalize_at"], "finalize", object_id))
+            if obj["status"] == "open" and obj["due_date"] and not obj.get("_overdue"):
+                heapq.heappush(self.timers, (obj["due_date"], "overdue", object_id))
 
     def forget(self, obj: Obj) -> None:
         """Drop an object from every index (deleting it; the caller keeps what Stripe keeps)."""
@@ -185,7 +189,7 @@ class Account:
     def reindex(self) -> None:
         """Rebuild every index from the objects (after a restore), in creation order."""
         self.ix = Indexes()
-        self.auto_finalize = []
+        self.timers = []
         live = sorted(
             (o for o in self.objects.values() if not o.get("deleted")), key=lambda o: o["_seq"]
         )

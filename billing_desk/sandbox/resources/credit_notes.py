@@ -16,6 +16,7 @@ from billing_desk.sandbox.call import Call
 from billing_desk.sandbox.errors import invalid, missing
 from billing_desk.sandbox.resources.customers import record_transaction
 from billing_desk.sandbox.resources.invoice_items import dec_str
+from billing_desk.sandbox.resources.invoices import mark_paid
 from billing_desk.sandbox.state import Obj, apply_metadata, created_filter
 
 _FIELDS = frozenset(
@@ -261,12 +262,8 @@ def create(call: Call) -> Obj:
     call.emit("credit_note.created", note)
     call.emit("invoice.updated", invoice, before_invoice)
     if pre and invoice["amount_remaining"] == 0 and invoice["status"] in ("open", "uncollectible"):
-        invoice["status"] = "paid"
-        invoice["auto_advance"] = False
-        invoice["next_payment_attempt"] = None
-        invoice["status_transitions"] = {**invoice["status_transitions"], "paid_at": call.now}
         invoice["_paid_by_credit_note"] = True
-        call.emit("invoice.paid", invoice)
+        mark_paid(call, invoice)
     return call.respond(note)
 
 

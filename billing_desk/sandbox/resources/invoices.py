@@ -6,7 +6,8 @@
   marks the invoice paid at once when nothing is due — or when what is due is below Stripe's
   minimum charge, which is then carried to the customer's balance (`invoice_too_small`).
 - `auto_advance=true` drafts finalize on their own at `automatically_finalizes_at` (one hour
-  after creation unless given), measured on the sandbox clock.
+  after creation unless given), and an open invoice passing its `due_date` sends
+  `invoice.overdue` and makes its customer `delinquent` — both on the sandbox clock.
 - Paying is always successful here: without `paid_out_of_band` the sandbox acts as if the
   customer had a card on file. Stripe's own collection attempts are not simulated
   (`next_payment_attempt` is shown; nothing charges by itself). Voiding returns any applied
@@ -136,7 +137,7 @@ def _schedule(call: Call, invoice: Obj) -> None:
     if invoice["status"] == "draft" and invoice["auto_advance"]:
         at = invoice.get("_requested_finalize_at") or invoice["created"] + AUTO_FINALIZE_DELAY
         if invoice.get("_finalize_at") != at:
-            heapq.heappush(call.account.auto_finalize, (at, invoice["id"]))
+            heapq.heappush(call.account.timers, (at, "finalize", invoice["id"]))
         invoice["_finalize_at"] = at
         invoice["automatically_finalizes_at"] = at
     else:
@@ -145,13 +146,33 @@ def _schedule(call: Call, invoice: Obj) -> None:
 
 
 def run_scheduled(call: Call) -> None:
-    """Finalize the drafts whose `automatically_finalizes_at` has passed (as Stripe would)."""
-    queue = call.account.auto_finalize
-    while queue and queue[0][0] <= call.now:
-        at, invoice_id = heapq.heappop(queue)
+    """Do what Stripe does on its own once the clock passes a moment: finalize drafts at
+    `automatically_finalizes_at`; at an open invoice's `due_date`, send `invoice.overdue` and
+    mark the customer delinquent."""
+    timers = call.account.timers
+    while timers and timers[0][0] <= call.now:
+        at, what, invoice_id = heapq.heappop(timers)
         invoice = call.account.get("invoice", invoice_id)
-        if invoice is not None and invoice["status"] == "draft" and invoice["_finalize_at"] == at:
-            finalize_invoice(call, invoice)
+        if invoice is None:
+            continue
+        if what == "finalize":
+            if invoice["status"] == "draft" and invoice["_finalize_at"] == at:
+                finalize_invoice(call, invoice)
+        elif invoice["status"] == "open" and invoice["due_date"] == at:
+            invoice["_overdue"] = True
+            call.emit("invoice.overdue", invoice)
+            _set_delinquent(call, invoice, True)
+
+
+def _set_delinquent(call: Call, invoice: Obj, delinquent: bool) -> None:
+    """Stripe's `customer.delinquent`: set when an invoice passes its due date, cleared when
+    one is paid or marked uncollectible."""
+    customer = call.account.objects[invoice["customer"]]
+    if customer.get("deleted") or customer["delinquent"] == delinquent:
+        return
+    before = call.before(customer)
+    customer["delinquent"] = delinquent
+    call.emit("customer.updated", customer, before)
 
 
 def new_invoice(call: Call, customer: Obj, currency: str, *, invoice_id: str) -> Obj:
@@ -449,19 +470,22 @@ def finalize_invoice(call: Call, invoice: Obj) -> None:
         invoice["amount_remaining"] = 0
     if invoice["auto_advance"] and invoice["collection_method"] == "charge_automatically":
         invoice["next_payment_attempt"] = now + AUTO_FINALIZE_DELAY if due else None
+    if invoice["due_date"]:
+        heapq.heappush(account.timers, (invoice["due_date"], "overdue", invoice["id"]))
     call.emit("invoice.finalized", invoice)
     if customer["balance"] != balance or before_customer["currency"] != customer["currency"]:
         call.emit("customer.updated", customer, before_customer)
     if invoice["amount_remaining"] == 0:
-        _mark_paid(call, invoice)
+        mark_paid(call, invoice)
 
 
-def _mark_paid(call: Call, invoice: Obj) -> None:
+def mark_paid(call: Call, invoice: Obj) -> None:
     invoice["status"] = "paid"
     invoice["auto_advance"] = False
     invoice["next_payment_attempt"] = None
     invoice["status_transitions"] = {**invoice["status_transitions"], "paid_at": call.now}
     call.emit("invoice.paid", invoice)
+    _set_delinquent(call, invoice, False)
 
 
 def void(call: Call) -> Obj:
@@ -510,6 +534,7 @@ def mark_uncollectible(call: Call) -> Obj:
     transitions = invoice["status_transitions"]
     invoice["status_transitions"] = {**transitions, "marked_uncollectible_at": call.now}
     call.emit("invoice.marked_uncollectible", invoice)
+    _set_delinquent(call, invoice, False)
     return call.respond(invoice)
 
 
@@ -532,7 +557,7 @@ def pay(call: Call) -> Obj:
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
     invoice["_paid_out_of_band"] = out_of_band
-    _mark_paid(call, invoice)
+    mark_paid(call, invoice)
     return call.respond(invoice)
 
 

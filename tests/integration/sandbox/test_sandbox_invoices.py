@@ -359,3 +359,21 @@ def test_a_refused_update_changes_nothing(stripe_sandbox: StripeSandbox) -> None
     listed = client.v1.customers.list(params={"email": "before@update.test"})
     assert [c.id for c in listed.data] == [customer]
     assert client.v1.customers.list(params={"email": "after@update.test"}).data == []
+
+
+def test_passing_the_due_date_makes_the_customer_delinquent(stripe_sandbox: StripeSandbox) -> None:
+    client, customer = _setup(stripe_sandbox)
+    draft = client.v1.invoices.create(
+        params={"customer": customer, "collection_method": "send_invoice", "days_until_due": 3}
+    )
+    _item(client, customer, 2000, invoice=draft.id)
+    opened = client.v1.invoices.finalize_invoice(draft.id)
+    assert opened.due_date == opened.status_transitions.finalized_at + 3 * 86400
+    stripe_sandbox.admin.advance_clock(3 * 86400 - 60)
+    assert client.v1.customers.retrieve(customer).delinquent is False
+    stripe_sandbox.admin.advance_clock(120)
+    assert client.v1.customers.retrieve(customer).delinquent is True
+    overdue = client.v1.events.list(params={"type": "invoice.overdue"}).data
+    assert [e.data.object["id"] for e in overdue] == [draft.id]
+    client.v1.invoices.pay(draft.id, params={"paid_out_of_band": True})
+    assert client.v1.customers.retrieve(customer).delinquent is False
