@@ -56,6 +56,7 @@ from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.theme import accent
 
 PREVIEW_DELAY_MS = 250
+ROUTE_ICON = 18
 # The reason and the note do not change what a correction does, so the preview asks with a
 # stand-in reason (and no note); the agent must still choose a real one before reviewing.
 _PREVIEW_REASON = Reason.GOODWILL
@@ -265,7 +266,9 @@ class InterventionDialog(QDialog):
         # Room for the longest preview, so the dialog never clips it when the text grows.
         line_height = self._impact.fontMetrics().lineSpacing()
         self._impact.setMinimumHeight(line_height * 3)
+        self._impact.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self._route_icon = QLabel()
+        self._route_icon.setFixedSize(ROUTE_ICON + 2, ROUTE_ICON + 2)
         self._route = QLabel()
         self._route.setWordWrap(True)
         self._route.setAccessibleName("Applies now or goes to a lead")
@@ -300,6 +303,7 @@ class InterventionDialog(QDialog):
         self._summary.setAccessibleName("Summary of the correction")
         self._summary.setTextFormat(Qt.TextFormat.RichText)
         self._confirm_icon = QLabel()
+        self._confirm_icon.setFixedSize(ROUTE_ICON + 2, ROUTE_ICON + 2)
         self._confirm_route = QLabel()
         self._confirm_route.setWordWrap(True)
         self._confirm_route.setAccessibleName("What happens when you confirm")
@@ -482,7 +486,9 @@ class InterventionDialog(QDialog):
         waits = preview.approval_needed is not None
         self._route.setText(route_text(preview))
         self._route_icon.setPixmap(
-            glyph_pixmap("pause" if waits else "check", accent("pending" if waits else "ok"), 18)
+            glyph_pixmap(
+                "pause" if waits else "check", accent("pending" if waits else "ok"), ROUTE_ICON
+            )
         )
 
     # --- review and confirm -------------------------------------------------------------------
@@ -515,7 +521,9 @@ class InterventionDialog(QDialog):
         waits = preview.approval_needed is not None
         self._confirm_route.setText(f"<b>{_escape(route_text(preview))}</b>")
         self._confirm_icon.setPixmap(
-            glyph_pixmap("pause" if waits else "check", accent("pending" if waits else "ok"), 22)
+            glyph_pixmap(
+                "pause" if waits else "check", accent("pending" if waits else "ok"), ROUTE_ICON
+            )
         )
         self._confirm.setText("Send for approval" if waits else "Apply now")
         self._status.setText("")
