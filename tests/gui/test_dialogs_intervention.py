@@ -333,3 +333,14 @@ def test_proposing_on_both_backends(qtbot: QtBot, engine: Engine, runner: Operat
     choose_reason(dialog, Reason.GOODWILL)
     assert dialog._route.text().startswith("Goes to a lead for approval")
     assert confirm(qtbot, dialog).status is Status.PENDING_APPROVAL
+
+
+def test_the_first_person_to_act_on_a_new_store_gets_a_preview(
+    qtbot: QtBot, store: Engine, runner: OperationRunner
+) -> None:
+    seed(store)  # no staff yet: the first login to act becomes the store's admin
+    dialog = open_dialog(qtbot, store, runner, Action.CREDIT, actor="first.person")
+    type_into(qtbot, dialog, "_amount", "100")
+    assert dialog._route.text() == "Applies now: within the admin limit."
+    choose_reason(dialog, Reason.GOODWILL)
+    assert confirm(qtbot, dialog).status is Status.APPLIED

@@ -451,7 +451,9 @@ class InterventionDialog(QDialog):
             return
 
         def work() -> Preview:
-            with UnitOfWork(engine) as uow:
+            # A write unit of work although nothing is kept (it rolls back): on a new SQLite
+            # store the service makes the first person to act its admin, which writes.
+            with UnitOfWork(engine, write=True) as uow:
                 return preview_correction(uow, actor, proposal)
 
         self._runner.run(
