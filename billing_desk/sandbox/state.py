@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_desk.sandbox.errors import StripeError, invalid, no_such
+from billing_desk.sandbox.errors import invalid, no_such
 from billing_desk.sandbox.ordered import OrderedIds
 
 API_VERSION = "2026-10-28.endive"
@@ -29,20 +29,12 @@ _ID_TABLE = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) for b in range(256))
 Obj = dict[str, Any]
 
 # Which fields of which object may be replaced by the object they name (`expand[]`).
-EXPANDABLE: dict[str, dict[str, str]] = {
-    "invoice": {"customer": "customer"},
-    "invoiceitem": {"customer": "customer", "invoice": "invoice"},
-    "line_item": {"invoice": "invoice"},
-    "credit_note": {
-        "customer": "customer",
-        "invoice": "invoice",
-        "customer_balance_transaction": "customer_balance_transaction",
-    },
-    "customer_balance_transaction": {
-        "customer": "customer",
-        "invoice": "invoice",
-        "credit_note": "credit_note",
-    },
+EXPANDABLE: dict[str, frozenset[str]] = {
+    "invoice": frozenset({"customer"}),
+    "invoiceitem": frozenset({"customer", "invoice"}),
+    "line_item": frozenset({"invoice"}),
+    "credit_note": frozenset({"customer", "invoice", "customer_balance_transaction"}),
+    "customer_balance_transaction": frozenset({"customer", "invoice", "credit_note"}),
 }
 _MAX_EXPAND_DEPTH = 4
 
@@ -245,12 +237,6 @@ class Account:
             "taxes": [],
         }
 
-    def invoice_lines(self, invoice_id: str) -> list[Obj]:
-        return [
-            self.line_of_item(self.objects[item_id], invoice_id)
-            for item_id in self.items_of(invoice_id).ascending()
-        ]
-
     # rendering ---------------------------------------------------------------------------
     def render(self, obj: Obj) -> Obj:
         """The wire form of a stored object: bookkeeping stripped, embedded lists added."""
@@ -315,8 +301,7 @@ class Account:
             for item in items:
                 self._expand(item, rest, path)
             return
-        target = EXPANDABLE.get(str(kind), {}).get(head)
-        if target is not None:
+        if head in EXPANDABLE.get(str(kind), frozenset()):
             if isinstance(value, str):
                 found = self.objects.get(value)
                 if found is None:
@@ -435,8 +420,3 @@ _KIND_NAMES = {
     "credit_note": "credit note",
     "line_item": "invoice line item",
 }
-
-
-def conflict(message: str, param: str | None = None) -> StripeError:
-    """A request valid in form but not allowed in the object's current state."""
-    return StripeError(400, message, param=param)
