@@ -248,16 +248,15 @@ def mirror_stripe_items(
         _checked(ingest(uow, [_source(rows, "demo-usage.jsonl")], actor=PLATFORM), "usage")
     with new_uow() as uow:
         s = uow.session
+        lines = {
+            (line.customer_id, line.period, line.item, line.unit_amount): line
+            for line in s.scalars(
+                select(Line).where(Line.customer_id.in_([c.id for c in customers]))
+            )
+        }
         linked = []
         for m in mirrored:
-            line = s.scalars(
-                select(Line).where(
-                    Line.customer_id == m.customer.id,
-                    Line.period == m.period,
-                    Line.item == m.code,
-                    Line.unit_amount == m.unit_amount,
-                )
-            ).one()
+            line = lines[(m.customer.id, m.period, m.code, m.unit_amount)]
             record_line_pushed(s, line.id, line.version, m.item_id, now)
             linked.append(line.id)
         # Already in Stripe: the pushes ingest queued for these lines have nothing left to do.

@@ -35,6 +35,7 @@ from billing_desk.ui.dialogs.actions import Action, disabled_reason, enabled_act
 from billing_desk.ui.dialogs.intervention import InterventionDialog, InterventionTarget
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.persist import UiState
+from billing_desk.ui.settings_dialog import SettingsDialog
 from billing_desk.ui.sync_panel import SyncPanel
 from billing_desk.ui.sync_panel_reads import read_sync_figures
 from billing_desk.ui.sync_panel_status import SyncNotifier, SyncStatusWidget
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         self._actions: dict[str, QAction] = {}
         self._build_actions()
         self._sync: SyncThread | None = None
+        # Every worker thread started, so closing waits for one still stopping after a restart.
+        self._threads: list[SyncThread] = []
         self.last_dialog: InterventionDialog | None = None
         self._closing = False
         self._closed = False
@@ -168,6 +171,8 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         menu = self.menuBar()
         file = menu.addMenu("&File")
+        file.addAction(self._action("settings", "&Settings…", "Ctrl+,", self.open_settings))
+        file.addSeparator()
         file.addAction(self._action("quit", "&Quit", "Ctrl+Q", self.close))
         view = menu.addMenu("&View")
         view.addAction(self._action("search", "&Search customers", "Ctrl+K", self.focus_search))
@@ -292,6 +297,25 @@ class MainWindow(QMainWindow):
         if self.worker is not None and customer is not None:
             self.worker.request_push(customer)  # an applied correction goes to Stripe now
 
+    # Settings (the dialog is settings_dialog's)
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.workspace, self.runner, self)
+        dialog.stripe_key_saved.connect(self._on_settings_stripe_key_saved)
+        dialog.store_chosen.connect(self._on_settings_store_chosen)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _on_settings_stripe_key_saved(self, masked: str) -> None:
+        self._say(f"Stripe key {masked} saved; syncing restarts with it.")
+        self.restart_worker()
+
+    def _on_settings_store_chosen(self, url: str) -> None:
+        self.ui_state.set_store_url(url)
+        self.ui_state.sync()
+        self._say(f"The store {url} opens from the next start.")
+
     def _on_approvals_pending_count_changed(self, count: int) -> None:
         self.tabs.setTabText(TAB_APPROVALS, badge_text(count))
 
@@ -352,9 +376,26 @@ class MainWindow(QMainWindow):
         worker.progress_changed.connect(self._on_worker_progress_changed)
         worker.state_changed.connect(self.sync_panel.show_worker_state)
         self._sync = SyncThread(worker, self)
+        self._threads.append(self._sync)
         self._sync.finished.connect(self._on_sync_finished)
         self.customer.attach_worker(worker)
         self._sync.start()
+
+    def restart_worker(self) -> None:
+        """Stop the worker (without waiting here) and start a new one with the current key."""
+        old = self._sync
+        if old is None or not old.running:
+            self._sync = None
+            self.start_worker()
+            return
+        self._sync = None
+
+        def start_again() -> None:
+            if not self._closing:
+                self.start_worker()
+
+        old.finished.connect(start_again)
+        old.stop()
 
     def _on_worker_progress_changed(self, done: int, total: int) -> None:
         self.sync_panel.show_progress(done, total)
@@ -400,22 +441,25 @@ class MainWindow(QMainWindow):
             self.ui_state.save_geometry("main", self)
             self.ui_state.save_splitter("main", self.splitter)
             self.ui_state.sync()
-        if self._sync is not None and self._sync.running:
+        running = [t for t in self._threads if t.running]
+        if running:
             event.ignore()
             self._say("Stopping the sync worker…")
             self.setEnabled(False)
-            self._sync.stop()
+            for thread in running:
+                thread.stop()
             QTimer.singleShot(STOP_TIMEOUT_MS, self._on_stop_timeout)
             return
         self._finish_close()
         event.accept()
 
     def _on_sync_finished(self) -> None:
+        self._threads = [t for t in self._threads if t.running or t is self._sync]
         if self._closing and not self._closed:
             self.close()
 
     def _on_stop_timeout(self) -> None:
-        if self._sync is not None and self._sync.running and not self._closed:
+        if any(t.running for t in self._threads) and not self._closed:
             log.warning("the sync worker did not stop within %d ms", STOP_TIMEOUT_MS)
 
     def _finish_close(self) -> None:

@@ -48,8 +48,13 @@ def clock(moment: datetime) -> str:
     return local.strftime("%d %b %H:%M")
 
 
-def stale_notice(fetched_at: datetime | None, reason: str = "Stripe unreachable") -> str:
-    """What the customer view says when a refresh from Stripe failed."""
+def stale_notice(
+    fetched_at: datetime | None, reason: str = "Stripe unreachable", *, will_retry: bool = True
+) -> str:
+    """What the customer view says when a refresh from Stripe failed:
+    "Stripe unreachable: showing cached data from 10:42; will retry"."""
+    then = "will retry" if will_retry else "press F5 to try again"
+    reason = reason[:1].upper() + reason[1:]
     if fetched_at is None:
-        return f"{reason}: no Stripe data cached for this customer yet; will retry."
-    return f"{reason}: showing cached data from {clock(fetched_at)}; will retry."
+        return f"{reason}: no Stripe data cached for this customer yet; {then}."
+    return f"{reason}: showing cached data from {clock(fetched_at)}; {then}."

@@ -28,7 +28,11 @@ from sqlalchemy import Engine
 
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, StripeGateway, open_gateway
-from billing_desk.stripe_gateway.errors import StripeFailure, StripeKeyRejected
+from billing_desk.stripe_gateway.errors import (
+    StripeFailure,
+    StripeKeyRejected,
+    TransientStripeError,
+)
 from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import Progress, SyncEngine
 from billing_desk.sync.pull import poll_events, pull_customer
@@ -54,7 +58,8 @@ class SyncWorker(QObject):
     state_changed = Signal(str, str)  # state (running|idle|paused|backing_off|stopped), reason
     progress_changed = Signal(int, int)  # done, total of the pass under way
     customer_pulled = Signal(object)  # billing_desk.sync.pull.PullSummary
-    pull_failed = Signal(str, str, str)  # customer id, period, plain message
+    # customer id, period, plain message, whether a later try may succeed (Stripe unreachable)
+    pull_failed = Signal(str, str, str, bool)
     bug_found = Signal(object)  # an unexpected exception: the app saves a crash report
     finished = Signal()  # the loop has ended; nothing runs on the thread any more
 
@@ -213,18 +218,22 @@ class SyncWorker(QObject):
     async def _pull(self, customer_id: str, period: str | None) -> None:
         gateway = self._gateway
         if gateway is None:
-            self.pull_failed.emit(customer_id, period or "", "The sync worker is not running.")
+            self.pull_failed.emit(customer_id, period or "", "the sync worker is not running", True)
             return
         try:
             summary = await pull_customer(gateway, self._writer, customer_id, period)
+        except TransientStripeError:
+            self.pull_failed.emit(customer_id, period or "", "Stripe unreachable", True)
         except StripeFailure as exc:
-            self.pull_failed.emit(customer_id, period or "", exc.message)
+            self.pull_failed.emit(
+                customer_id, period or "", f"Stripe refused: {exc.message}", False
+            )
         except Exception as exc:
             message = plain_error(exc)
             if message is None:
                 self.bug_found.emit(exc)
-                message = "Refreshing from Stripe hit a bug; a crash report was saved."
-            self.pull_failed.emit(customer_id, period or "", message)
+                message = "refreshing from Stripe hit a bug (a crash report was saved)"
+            self.pull_failed.emit(customer_id, period or "", message.rstrip("."), False)
         else:
             self.customer_pulled.emit(summary)
 
@@ -296,4 +305,7 @@ class SyncThread(QObject):
         return self._thread.wait(timeout_ms)
 
     def _on_thread_finished(self) -> None:
+        # QThread.finished comes just before the thread ends: join it (it is past its loop, so
+        # this is immediate) so that `running` is False for whoever hears `finished`.
+        self._thread.wait()
         self.finished.emit()

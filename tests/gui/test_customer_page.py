@@ -3,6 +3,7 @@ Stripe invoice gets its own status, the totals add up, and a line drills down to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -10,10 +11,12 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from billing_desk.domain.reconcile import RowStatus
+from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
 from billing_desk.ui.bus import ChangeBus
 from billing_desk.ui.models import side_by_side as m
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.persist import UiState
+from billing_desk.ui.sync_worker import SyncThread, SyncWorker, WorkerOptions
 from billing_desk.ui.views.customer_page import CustomerPage
 from tests.conftest import StripeSandbox
 from tests.gui import seed
@@ -135,3 +138,36 @@ def test_a_line_drills_down_to_its_increments_and_usage_chart(
     assert "over 25 of 31 days" in dialog.chart.summary()
     dialog.close()
     qtbot.wait_until(lambda: not runner.busy)
+
+
+def test_stripe_unreachable_keeps_the_cached_view_and_says_so(
+    qtbot: QtBot,
+    store: Engine,
+    runner: OperationRunner,
+    ui_state: UiState,
+    stripe_sandbox: StripeSandbox,
+) -> None:
+    url, key = stripe_sandbox.url, stripe_sandbox.api_key
+    seed.add_customers(store, [seed.customer(3, "Cedar Health")])
+    seed.add_usage(store, "c-0003", "api.calls", [10, 20], unit_amount="2")
+    seed.push(store, url, key, "c-0003")
+    seed.pull(store, url, key, "c-0003")
+    stripe_sandbox.admin.configure(outage=True)
+    config = GatewayConfig(key, url, retry=RetryPolicy(attempts=1))
+    thread = SyncThread(SyncWorker(store, config, WorkerOptions(events_every_s=3600)))
+    page = _page(qtbot, store, runner, ui_state)
+    page.attach_worker(thread.worker)
+    thread.start()
+    try:
+        with qtbot.wait_signal(page.customer_loaded):
+            page.open_customer("c-0003")
+        qtbot.wait_until(page.notice.isVisible, timeout=15_000)
+        assert re.fullmatch(
+            r"Stripe unreachable: showing cached data from \d\d:\d\d; will retry\.",
+            page.notice.text(),
+        )
+        assert page.side_by_side.model.stale
+        assert _statuses(page) == {"api.calls": RowStatus.IN_SYNC}  # the cache, still shown
+    finally:
+        with qtbot.wait_signal(thread.finished, timeout=10_000):
+            thread.stop()

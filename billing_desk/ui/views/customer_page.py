@@ -226,16 +226,18 @@ class CustomerPage(QWidget):
         self.notice.hide()
         self.reload()
 
-    def _on_worker_pull_failed(self, customer_id: str, _period: str, message: str) -> None:
+    def _on_worker_pull_failed(
+        self, customer_id: str, _period: str, reason: str, transient: bool
+    ) -> None:
         if customer_id != self._customer:
             return
         self._pulling = False
         self.header.set_refreshing(False)
         fetched = self.snapshot.view.fetched_at if self.snapshot is not None else None
-        reason = "Stripe unreachable" if "reach" in message or "503" in message else message
-        self._say(stale_notice(fetched, reason.rstrip(".")))
+        self._say(stale_notice(fetched, reason, will_retry=transient))
         self.side_by_side.set_stale(True)
-        self._retry.start()
+        if transient:
+            self._retry.start()
 
     def _say(self, text: str) -> None:
         self.notice.setText(text)
