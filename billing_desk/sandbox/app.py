@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import email.utils
 import html
 import json
 import secrets
@@ -176,6 +177,8 @@ async def _stripe_api(request: web.Request, sandbox: Sandbox) -> web.StreamRespo
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         ),
     )
+    # Stripe's Date is Stripe's clock: clients that anchor on it must see the sandbox's time.
+    headers["Date"] = email.utils.formatdate(sandbox.now(rt), usegmt=True)
     if drop and request.transport is not None:
         # Committed, stored for idempotent replay, and the answer never arrives.
         request.transport.abort()
