@@ -7,8 +7,8 @@ the buttons of a correction the agent requested themselves are disabled, with th
 beside them. The queue is read off the UI thread, again whenever a correction changes on this
 desk, and every few seconds while shown (other desks share the store).
 
-Keyboard: Alt+A approve · Alt+R reject · Alt+O / Return / double-click open the customer side by
-side · F5 refresh.
+Keyboard: Alt+A approve · Alt+R reject · Alt+B / Return / double-click open the customer side
+by side · Ctrl+R read the queues again (F5 stays the window's "refresh from Stripe").
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class ApprovalsView(QWidget):
         self._heading = QLabel("<b>Waiting for a lead</b>")
         self._refresh_button = QPushButton("Refresh")
         self._refresh_button.setAccessibleName("Refresh the queues")
-        self._refresh_button.setToolTip("Read the queues again (F5)")
+        self._refresh_button.setToolTip("Read the queues again (Ctrl+R)")
         head = QHBoxLayout()
         head.addWidget(self._heading)
         head.addStretch(1)
@@ -211,7 +211,7 @@ class ApprovalsView(QWidget):
         self._open.clicked.connect(self._on_open_clicked)
         bus.changed.connect(self._on_bus_changed)
         for keys, slot, target in (
-            ("F5", self.refresh, self),
+            ("Ctrl+R", self.refresh, self),
             (Qt.Key.Key_Return, self._on_open_clicked, self._table),
             (Qt.Key.Key_Return, self._on_drafts_double_clicked, self._drafts_table),
         ):
@@ -241,9 +241,9 @@ class ApprovalsView(QWidget):
             label.setAccessibleName(name)
             self._detail_fields[name] = label
             form.addRow(f"{name}:", label)
-        self._open = QPushButton("&Open side by side")
+        self._open = QPushButton("Open side &by side")
         self._open.setAccessibleName("Open the customer side by side")
-        self._open.setToolTip("The customer's local lines beside the Stripe invoice (Alt+O)")
+        self._open.setToolTip("The customer's local lines beside the Stripe invoice (Alt+B)")
         self._note = QLineEdit()
         self._note.setAccessibleName("Decision note")
         self._note.setPlaceholderText("Note for the requester (required to reject)")

@@ -5,8 +5,8 @@ Pages load off the UI thread as the agent scrolls. Export and verification go th
 service (`billing-desk audit export` / `audit verify`): the CSV's cells are made
 formula-injection-safe there.
 
-Keyboard: Ctrl+F customer filter · Ctrl+E export CSV · Ctrl+Shift+V verify the trail · F5
-reload · Esc clear the filters.
+Keyboard: Ctrl+F customer filter · Ctrl+E export CSV · Ctrl+Shift+V verify the trail · Ctrl+R
+read again (F5 stays the window's "refresh from Stripe") · Esc clear the filters.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ class AuditView(QWidget):
             ("Ctrl+F", self._customer.setFocus),
             ("Ctrl+E", self._on_export_clicked),
             ("Ctrl+Shift+V", self.verify),
-            ("F5", self.reload),
+            ("Ctrl+R", self.reload),
             ("Esc", self.clear_filters),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)

@@ -6,7 +6,8 @@ UI thread through the audit and staff services, which allow admins only and reco
 in the audit trail; others see them read-only, with the reason. The key and the store are this
 desk's (`settings_dialog_secrets`).
 
-Keyboard: Ctrl+S save the team settings · Ctrl+PgUp/PgDown switch tabs · Esc close.
+Keyboard: Ctrl+S (or Alt+S) save the team settings · Alt+E / Alt+A / Alt+K / Alt+O the tabs ·
+Ctrl+PgUp/PgDown switch tabs · Alt+R add or change a role · Esc close.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class SettingsDialog(QDialog):
         self.setMinimumSize(640, 480)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_team_page(), "&Team")
+        self.tabs.addTab(self._build_team_page(), "T&eam")
         self.tabs.addTab(self._build_staff_page(), "St&aff")
         self.key_page = StripeKeyPage(runner, workspace.secrets, workspace.stripe_base)
         self.tabs.addTab(self.key_page, "Stripe &key")

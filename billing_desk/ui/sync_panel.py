@@ -6,8 +6,8 @@ The worker's state and progress arrive from the worker-thread adapter through th
 `refresh()` (every few seconds while the panel is shown). `summary_changed` carries one
 `SyncSummary` for the status bar and the tray notifier.
 
-Keyboard: Ctrl+Shift+S sync now · Ctrl+Shift+P pause / resume · Ctrl+R retry the selected
-operation · Return details of the selected operation.
+Keyboard: Ctrl+Shift+P pause / resume · Ctrl+R retry the selected operation · Return details
+of the selected operation. "Sync now" is the window's Ctrl+Shift+S (one owner per key).
 """
 
 from __future__ import annotations
@@ -154,7 +154,6 @@ class SyncPanel(QWidget):
         self._table.doubleClicked.connect(self._on_table_double_clicked)
         self._table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         for keys, slot in (
-            ("Ctrl+Shift+S", self._on_sync_now_clicked),
             ("Ctrl+Shift+P", self._on_pause_clicked),
             ("Ctrl+R", self._on_retry_clicked),
         ):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -184,8 +184,6 @@ class InterventionDialog(QDialog):
         self._back.clicked.connect(self._on_back_clicked)
         self._next.clicked.connect(self._on_next_clicked)
         self._confirm.clicked.connect(self._on_confirm_clicked)
-        back_key = QShortcut(QKeySequence("Alt+B"), self)
-        back_key.activated.connect(self._on_back_clicked)
         self._show_page(0)
         self._on_form_edited()
 
