@@ -5,9 +5,9 @@ Claims take whole customers: every due operation of up to N customers that no ot
 worker holds, so one customer's operations (create the customer, push its lines, create and
 finalize its invoice) are never sent by two workers at once and keep their order. On SQLite
 the claim is a conditional UPDATE inside a transaction begun IMMEDIATE (the caller's
-`UnitOfWork(write=True)`); on PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`
-under a transaction-scoped advisory lock that serializes claimers (so two workers can never
-each take part of one customer).
+`UnitOfWork(write=True)`); on PostgreSQL the customers' rows, then the outbox rows, are taken
+`FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait for each other and never share a
+customer.
 """
 
 from __future__ import annotations
@@ -38,8 +38,6 @@ from billing_desk.store.sync_ops import (
     queue_operation,
 )
 from billing_desk.store.types import UTCDateTime
-
-CLAIM_LOCK_ID = 0x6264_7379  # "bdsy": the advisory lock claimers take on PostgreSQL
 
 Outbox = OutboxOperation
 STRIPE_OBJECT = OutboxOperation.__table__.c.stripe_object_id
@@ -133,8 +131,6 @@ def claim(
     their `create_customer` operation queued (and claimed) here.
     """
     is_pg = session.get_bind().dialect.name == "postgresql"
-    if is_pg:
-        session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_ID)))
     held_elsewhere = select(Outbox.customer_id).where(
         Outbox.state == CLAIMED, Outbox.lease_expires_at >= now, Outbox.lease_owner != worker
     )
@@ -149,6 +145,8 @@ def claim(
             .limit(max_customers)
         )
     )
+    if is_pg:
+        customers = _lock_customers(session, customers, held_elsewhere)
     if not customers:
         return []
     for customer_id in session.scalars(
@@ -181,6 +179,30 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return [ClaimedOp.of(r) for r in rows]
+
+
+def _lock_customers(session: Session, customers: list[str], held_elsewhere: Any) -> list[str]:
+    """PostgreSQL: take the customers' rows FOR UPDATE SKIP LOCKED (a concurrent claimer keeps
+    the ones it locked first), then drop any another claimer leased and committed between our
+    look and our lock (this later statement sees its commit)."""
+    locked = list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.id.in_(customers))
+            .order_by(Customer.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not locked:
+        return []
+    busy = set(
+        session.scalars(
+            select(Outbox.customer_id).where(
+                Outbox.customer_id.in_(locked), Outbox.customer_id.in_(held_elsewhere)
+            )
+        )
+    )
+    return [c for c in locked if c not in busy]
 
 
 def renew_leases(session: Session, worker: str, now: datetime, lease: timedelta) -> int:
@@ -574,11 +596,12 @@ def retrying(
 ) -> tuple[int, datetime | None]:
     """Operations a pass should still wait for, and the earliest time one is due again: those
     that failed transiently or wait on another (they carry the reason in `last_error`), and
-    those leased to a worker that has died (due when its lease runs out)."""
+    those leased to a worker that has died (due when its lease runs out). Operations a live
+    worker holds are its business."""
     scope = [] if customer is None else [Outbox.customer_id == customer]
     count, earliest = session.execute(
         select(func.count(), func.min(Outbox.next_attempt_at)).where(
-            Outbox.state.in_((PENDING, CLAIMED)), Outbox.last_error.is_not(None), *scope
+            Outbox.state == PENDING, Outbox.last_error.is_not(None), *scope
         )
     ).one()
     live = select(SyncWorker.worker_id).where(SyncWorker.expires_at > now)

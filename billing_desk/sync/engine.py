@@ -339,9 +339,16 @@ class SyncEngine:
         self, ctx: OpContext, scope: sync_repo.ClaimScope, customers: int
     ) -> list[sync_repo.ClaimedOp]:
         now, lease = self.clock.now(), self.config.lease
-        ops = await ctx.recorder.run(
-            lambda s: sync_repo.claim(s, self.worker_id, now, lease, scope, customers)
-        )
+
+        def claim() -> list[sync_repo.ClaimedOp]:
+            # Its own short transaction: row locks taken here are not held through a group
+            # commit that other workers' claims would then wait on.
+            with UnitOfWork(self.store, write=True) as uow:
+                ops = sync_repo.claim(uow.session, self.worker_id, now, lease, scope, customers)
+                uow.commit()
+            return ops
+
+        ops = await asyncio.to_thread(claim)
         if ops:
             kill_point("after_claim")
         return ops
