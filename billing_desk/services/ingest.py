@@ -15,7 +15,9 @@ flushes touch it (`lines.last_batch_id`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -114,14 +116,15 @@ def ingest(
     batch_id = store.open_batch(actor, [s.name for s in sources], started)
     run = _Run(store, batch_id, skip_invalid, on_reject, started, line_flush)
     done = 0
-    for source in sources:
-        blocks = _jsonl_blocks(source) if source.format == "jsonl" else _csv_blocks(source)
-        for block, nbytes in blocks:
-            run.take(source.name, block)
-            done += nbytes
-            if on_progress is not None:
-                on_progress(done)
-    run.flush()
+    with _cyclic_gc_paused():
+        for source in sources:
+            blocks = _jsonl_blocks(source) if source.format == "jsonl" else _csv_blocks(source)
+            for block, nbytes in blocks:
+                run.take(source.name, block)
+                done += nbytes
+                if on_progress is not None:
+                    on_progress(done)
+        run.flush()
     summary = run.summary
     if summary.rejected and not skip_invalid:
         uow.rollback()
@@ -133,6 +136,20 @@ def ingest(
     uow.commit()
     summary.written, summary.batch_id = True, batch_id
     return summary
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Ingest allocates millions of short-lived tuples that never form reference cycles; the
+    cyclic collector would scan them thousands of times for nothing (about a tenth of the run).
+    Reference counting still frees everything at once; the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- reading -----------------------------------------------------------------------------------
