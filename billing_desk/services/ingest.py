@@ -165,12 +165,12 @@ class _Block:
     shown: Callable[[int], ShownRow] = lambda _n: None
 
 
-def _split_utf8(data: bytes) -> list[str | bytes]:
+def _split_utf8(data: bytes) -> list[str | bytes | None]:
     """Lines of `data` as text; a line that is not UTF-8 stays bytes, to be reported."""
     try:
         return data.decode("utf-8").split("\n")  # type: ignore[return-value]
     except UnicodeDecodeError:
-        lines: list[str | bytes] = []
+        lines: list[str | bytes | None] = []
         for raw in data.split(b"\n"):
             try:
                 lines.append(raw.decode("utf-8"))
@@ -192,7 +192,7 @@ def read_jsonl_lines(stream: BinaryIO) -> Iterator[tuple[list[str | bytes | None
             carry = b"" if overlong else data
             yield [], len(block)
             continue
-        lines: list[str | bytes | None] = list(_split_utf8(data[:cut]))
+        lines = _split_utf8(data[:cut])
         if overlong:
             lines[0], overlong = None, False
         carry = data[cut + 1 :]
@@ -202,7 +202,7 @@ def read_jsonl_lines(stream: BinaryIO) -> Iterator[tuple[list[str | bytes | None
     if overlong:
         yield [None], 0
     elif carry:
-        yield list(_split_utf8(carry)), 0
+        yield _split_utf8(carry), 0
 
 
 def _jsonl_blocks(source: Source) -> Iterator[tuple[_Block, int]]:
@@ -408,21 +408,27 @@ class _Run:
             self.reject(source, number, reason, block.shown(number))
         if not block.rows:
             return
-        fresh, numbers = self._known_customers_only(source, block)
-        if fresh and not self.store.insert_increments(fresh, self.batch_id):
-            fresh = self._without_stored_events(source, fresh, numbers, block)
-            if fresh and not self.store.insert_increments(fresh, self.batch_id):
+        rows, numbers = self._known_customers_only(source, block)
+        # Optimistic: a block of new events goes in as is; only if an event_id turns out to be
+        # taken (already stored, or twice in the block) is the block sorted out row by row.
+        if rows and not self.store.insert_increments(rows, self.batch_id):
+            rows, numbers = self._once_each(source, rows, numbers, block)
+            rows = self._without_stored_events(source, rows, numbers, block)
+            if rows and not self.store.insert_increments(rows, self.batch_id):
                 raise RuntimeError("an event_id appeared while the write transaction was held")
-        self.summary.accepted += len(fresh)
+        self.summary.accepted += len(rows)
         if not self.doomed:
-            self._add_to_lines(fresh)
+            self._add_to_lines(rows)
 
     def _known_customers_only(
         self, source: str, block: _Block
     ) -> tuple[list[IncrementRow], Sequence[int]]:
-        """The block's rows whose customer exists with the row's currency, each event once."""
+        """The block's rows whose customer is imported and bills in the row's currency."""
         customers = self.customers
         rows = block.rows
+        get = customers.get
+        if all([get(row[1]) == row[6] for row in rows]):
+            return rows, block.numbers  # the common case: every customer already known
         wanted = {row[1] for row in rows}
         unknown = wanted - customers.keys()
         if unknown:
@@ -430,34 +436,41 @@ class _Run:
                 customers.clear()
                 unknown = wanted
             customers.update(self.store.customer_currencies(unknown))
-        get = customers.get
-        if len({row[0] for row in rows}) == len(rows) and all(
-            [get(row[1]) == row[6] for row in rows]
-        ):
-            return rows, block.numbers  # the common case: nothing to drop
+        if all([get(row[1]) == row[6] for row in rows]):
+            return rows, block.numbers
         kept: list[IncrementRow] = []
         numbers: list[int] = []
-        seen: dict[str, IncrementRow] = {}
         for row, number in zip(rows, block.numbers, strict=True):
             currency = get(row[1])
-            if currency != row[6]:
-                problem = customer_problem(row, currency)
-                assert problem is not None
-                self.reject(source, number, str(problem), block.shown(number))
+            if currency == row[6]:
+                kept.append(row)
+                numbers.append(number)
                 continue
-            event_id = row[0]
-            first = seen.get(event_id)
-            if first is not None:
-                if first == row:
-                    self.summary.duplicates += 1
-                else:
-                    reason = _conflict(event_id, first, row, "given earlier in this call")
-                    self.reject(source, number, reason, block.shown(number))
-                continue
-            seen[event_id] = row
-            kept.append(row)
-            numbers.append(number)
+            problem = customer_problem(row, currency)
+            assert problem is not None
+            self.reject(source, number, str(problem), block.shown(number))
         return kept, numbers
+
+    def _once_each(
+        self, source: str, rows: list[IncrementRow], numbers: Sequence[int], block: _Block
+    ) -> tuple[list[IncrementRow], list[int]]:
+        """The rows with each event_id once: a repeat is a duplicate or, if it differs, a
+        conflicting duplicate."""
+        seen: dict[str, IncrementRow] = {}
+        kept: list[IncrementRow] = []
+        kept_numbers: list[int] = []
+        for row, number in zip(rows, numbers, strict=True):
+            first = seen.get(row[0])
+            if first is None:
+                seen[row[0]] = row
+                kept.append(row)
+                kept_numbers.append(number)
+            elif first == row:
+                self.summary.duplicates += 1
+            else:
+                reason = _conflict(row[0], first, row, "given earlier in this call")
+                self.reject(source, number, reason, block.shown(number))
+        return kept, kept_numbers
 
     def _without_stored_events(
         self, source: str, rows: list[IncrementRow], numbers: Sequence[int], block: _Block
