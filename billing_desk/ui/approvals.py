@@ -45,6 +45,7 @@ from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui import format as fmt
 from billing_desk.ui.approvals_model import ApprovalsModel, DraftsModel, deadline_text
 from billing_desk.ui.bus import CORRECTIONS, LINES, SYNC, Change, ChangeBus
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.dialogs.wording import kind_label, reason_label
 from billing_desk.ui.models import OBJECT_ROLE
@@ -283,8 +284,8 @@ class ApprovalsView(QWidget):
         engine, actor = self._engine, self._actor
         self._runner.run(
             lambda: read_queues(engine, actor),
-            on_success=self._on_queues_read,
-            on_failure=self._on_queues_failed,
+            on_success=while_alive(self, self._on_queues_read),
+            on_failure=while_alive(self, self._on_queues_failed),
         )
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -417,8 +418,8 @@ class ApprovalsView(QWidget):
         self._message.setText("Recording the decision…")
         self._runner.run(
             lambda: decide(engine, actor, row.id, approved=approved, note=note),
-            on_success=self._on_decision_done,
-            on_failure=self._on_decision_failed,
+            on_success=while_alive(self, self._on_decision_done),
+            on_failure=while_alive(self, self._on_decision_failed),
             change=Change.of(CORRECTIONS, LINES, SYNC, customers=[row.customer_id]),
         )
 

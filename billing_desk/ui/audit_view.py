@@ -39,6 +39,7 @@ from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui.audit_view_model import AuditModel, describe_row
 from billing_desk.ui.audit_view_reads import FAMILIES, AuditFilter, read_page
 from billing_desk.ui.bus import AUDIT, CORRECTIONS, SETTINGS, Change, ChangeBus
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.operations import OperationRunner
@@ -238,8 +239,8 @@ class AuditView(QWidget):
             lambda: _Page(
                 generation, read_page(engine, flt, before_seq=before_seq), before_seq is None
             ),
-            on_success=self._on_page_read,
-            on_failure=self._on_page_failed,
+            on_success=while_alive(self, self._on_page_read),
+            on_failure=while_alive(self, self._on_page_failed),
         )
 
     def _on_model_more_wanted(self) -> None:
@@ -297,7 +298,11 @@ class AuditView(QWidget):
             with UnitOfWork(engine) as uow:
                 return audit_service.export_csv(uow, out, since)
 
-        self._runner.run(work, on_success=self._on_exported, on_failure=self._on_action_failed)
+        self._runner.run(
+            work,
+            on_success=while_alive(self, self._on_exported),
+            on_failure=while_alive(self, self._on_action_failed),
+        )
 
     def _on_exported(self, summary: audit_service.ExportSummary) -> None:
         self._status.setText(f"Exported {summary.rows:,} rows to {summary.out}.")
@@ -312,7 +317,11 @@ class AuditView(QWidget):
             with UnitOfWork(engine) as uow:
                 return audit_service.verify(uow)
 
-        self._runner.run(work, on_success=self._on_verified, on_failure=self._on_action_failed)
+        self._runner.run(
+            work,
+            on_success=while_alive(self, self._on_verified),
+            on_failure=while_alive(self, self._on_action_failed),
+        )
 
     def _on_verified(self, report: ChainReport) -> None:
         if report.ok:

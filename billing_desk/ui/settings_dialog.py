@@ -45,6 +45,7 @@ from billing_desk.store import staff_repo
 from billing_desk.store.settings_repo import load_settings
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui.bus import AUDIT, SETTINGS, Change
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.settings_dialog_secrets import StorePage, StripeKeyPage
 from billing_desk.ui.settings_dialog_values import (
@@ -304,8 +305,8 @@ class SettingsDialog(QDialog):
         engine, actor = self._workspace.engine, self._workspace.user
         self._runner.run(
             lambda: save_settings(engine, actor, changes),
-            on_success=self._on_saved,
-            on_failure=self._on_save_failed,
+            on_success=while_alive(self, self._on_saved),
+            on_failure=while_alive(self, self._on_save_failed),
             change=Change.of(SETTINGS, AUDIT),
         )
 
@@ -389,8 +390,8 @@ class SettingsDialog(QDialog):
         )
         self._runner.run(
             lambda: set_role(engine, actor, login, role),
-            on_success=self._on_staff_changed,
-            on_failure=self._on_staff_failed,
+            on_success=while_alive(self, self._on_staff_changed),
+            on_failure=while_alive(self, self._on_staff_failed),
             change=Change.of(AUDIT),
         )
 
@@ -413,7 +414,9 @@ class SettingsDialog(QDialog):
     def _reload(self) -> None:
         engine, actor = self._workspace.engine, self._workspace.user
         self._runner.run(
-            lambda: load(engine, actor), on_success=self._on_loaded, on_failure=self._on_load_failed
+            lambda: load(engine, actor),
+            on_success=while_alive(self, self._on_loaded),
+            on_failure=while_alive(self, self._on_load_failed),
         )
 
     def _on_loaded(self, loaded: Loaded) -> None:

@@ -31,6 +31,7 @@ from billing_desk.config import (
     db_password_entry,
 )
 from billing_desk.domain.errors import BillingDeskError
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.first_run import (
     NO_KEYRING,
     StoreChoice,
@@ -158,8 +159,8 @@ class StripeKeyPage(QWidget):
         secrets, base = self._secrets, self._base
         self._runner.run(
             lambda: check_and_save_key(secrets, key, base),
-            on_success=self._on_saved,
-            on_failure=self._on_failed,
+            on_success=while_alive(self, self._on_saved),
+            on_failure=while_alive(self, self._on_failed),
         )
 
     def _on_saved(self, masked: str) -> None:
@@ -253,8 +254,8 @@ class StorePage(QWidget):
         secrets = self._secrets
         self._runner.run(
             lambda: open_and_keep(secrets, choice),
-            on_success=self._on_opened,
-            on_failure=self._on_failed,
+            on_success=while_alive(self, self._on_opened),
+            on_failure=while_alive(self, self._on_failed),
         )
 
     def _on_opened(self, opened: StoreOpened) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from billing_desk.ui.bus import SYNC, Change
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.icons import glyph_pixmap
 from billing_desk.ui.models.sort_proxy import SortProxy
@@ -208,8 +209,8 @@ class SyncPanel(QWidget):
         self._loading = True
         self._runner.run(
             self._read_figures,
-            on_success=self._on_figures_read,
-            on_failure=self._on_figures_failed,
+            on_success=while_alive(self, self._on_figures_read),
+            on_failure=while_alive(self, self._on_figures_failed),
         )
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -299,8 +300,8 @@ class SyncPanel(QWidget):
         self._message.setText(f"Retrying operation {item.operation_id}…")
         self._runner.run(
             lambda: self._retry_operation(item.operation_id),
-            on_success=lambda _result: self._on_retry_done(item),
-            on_failure=self._on_retry_failed,
+            on_success=while_alive(self, lambda _result: self._on_retry_done(item)),
+            on_failure=while_alive(self, self._on_retry_failed),
             change=Change.of(SYNC, customers=[item.customer_id]),
         )
 

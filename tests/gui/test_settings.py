@@ -11,7 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from shiboken6 import isValid
 from sqlalchemy import Engine, select
 
 from billing_desk.config import STRIPE_KEY_ENTRY, KeyringSecrets, MemorySecrets, Secrets
@@ -269,3 +271,20 @@ def test_a_new_store_is_opened_before_it_is_chosen(
         assert schema_state(engine) is SchemaState.CURRENT
     finally:
         engine.dispose()
+
+
+def test_closing_while_the_key_is_checked_drops_the_late_answer(
+    qtbot: QtBot, store: Engine, runner: OperationRunner, stripe_sandbox: StripeSandbox
+) -> None:
+    secrets = MemorySecrets()
+    stripe_sandbox.admin.configure(latency_ms=300)
+    dialog = open_settings(qtbot, store, runner, "ada", secrets, stripe_sandbox.url)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.key_page.key_edit.setText(stripe_sandbox.api_key)
+    dialog.key_page.save_button.click()
+    dialog.close()
+    qtbot.wait_until(lambda: not isValid(dialog), timeout=WAIT_MS)
+    assert runner.busy  # the answer is still on its way
+    qtbot.wait_until(lambda: not runner.busy, timeout=WAIT_MS)
+    # The check finished after the dialog was gone: saved, and nothing touched a deleted widget.
+    assert secrets.get(STRIPE_KEY_ENTRY) == stripe_sandbox.api_key

@@ -44,6 +44,7 @@ from billing_desk.store.uow import UnitOfWork
 from billing_desk.ui import format as fmt
 from billing_desk.ui.bus import CORRECTIONS, LINES, SYNC, Change
 from billing_desk.ui.dialogs.actions import Action
+from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.wording import (
     REASON_LABELS,
     describe_decision,
@@ -456,8 +457,8 @@ class InterventionDialog(QDialog):
 
         self._runner.run(
             work,
-            on_success=lambda preview: self._on_preview_ready(seq, preview),
-            on_failure=lambda message: self._on_preview_failed(seq, message),
+            on_success=while_alive(self, lambda preview: self._on_preview_ready(seq, preview)),
+            on_failure=while_alive(self, lambda message: self._on_preview_failed(seq, message)),
         )
 
     def _on_preview_ready(self, seq: int, preview: Preview) -> None:
@@ -551,8 +552,8 @@ class InterventionDialog(QDialog):
 
         self._runner.run(
             work,
-            on_success=self._on_submit_done,
-            on_failure=self._on_submit_failed,
+            on_success=while_alive(self, self._on_submit_done),
+            on_failure=while_alive(self, self._on_submit_failed),
             change=Change.of(CORRECTIONS, LINES, SYNC, customers=[self._target.customer_id]),
         )
 
