@@ -149,35 +149,33 @@ def _ranked(arms: Sequence[Rows]) -> Rows:
 
 @functools.cache
 def identifiers_statement(dialect: str) -> Rows:
-    """Tiers 0 and 1 in one round trip: the customers whose id, email or Stripe id is :text,
-    then up to :limit per field whose name, id, email or Stripe id starts with :text or whose
-    email's domain starts with :domain, all ignoring case."""
+    """Tiers 0 and 1 in one round trip: up to :limit customers per field whose id, email or
+    Stripe id is :text, then per field whose name, id, email or Stripe id starts with :text or
+    whose email's domain starts with :domain, all ignoring case."""
     c = _customers.c
     text = func.lower(bindparam("text", type_=String))
+    domain = func.lower(bindparam("domain", type_=String))
     domain_key: ColumnElement[str] = literal_column(_DOMAIN[dialect])
     if _is_pg(dialect):
         domain_key = collate(domain_key, "C")
+    id_key, email_key = _key(dialect, c.id), _key(dialect, c.email)
+    stripe_key = _key(dialect, c.stripe_customer_id)
     arms = [
-        _row(dialect, match).where(_key(dialect, field) == text)
-        for match, field in (
-            (Match.ID, c.id),
-            (Match.EMAIL, c.email),
-            (Match.STRIPE_ID, c.stripe_customer_id),
+        _row(dialect, match)
+        .where(condition)
+        .order_by(key, c.id)
+        .limit(bindparam("limit", type_=Integer))
+        for match, key, condition in (
+            (Match.ID, id_key, id_key == text),
+            (Match.EMAIL, email_key, email_key == text),
+            (Match.STRIPE_ID, stripe_key, stripe_key == text),
+            (Match.NAME_PREFIX, _key(dialect, c.name), _starts_with(_key(dialect, c.name), text)),
+            (Match.ID_PREFIX, id_key, _starts_with(id_key, text)),
+            (Match.EMAIL_PREFIX, email_key, _starts_with(email_key, text)),
+            (Match.EMAIL_DOMAIN_PREFIX, domain_key, _starts_with(domain_key, domain)),
+            (Match.STRIPE_ID_PREFIX, stripe_key, _starts_with(stripe_key, text)),
         )
     ]
-    for match, key, prefix in (
-        (Match.NAME_PREFIX, _key(dialect, c.name), text),
-        (Match.ID_PREFIX, _key(dialect, c.id), text),
-        (Match.EMAIL_PREFIX, _key(dialect, c.email), text),
-        (Match.EMAIL_DOMAIN_PREFIX, domain_key, func.lower(bindparam("domain", type_=String))),
-        (Match.STRIPE_ID_PREFIX, _key(dialect, c.stripe_customer_id), text),
-    ):
-        arms.append(
-            _row(dialect, match)
-            .where(_starts_with(key, prefix))
-            .order_by(key, c.id)
-            .limit(bindparam("limit", type_=Integer))
-        )
     return _ranked(arms)
 
 
