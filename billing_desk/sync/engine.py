@@ -284,13 +284,18 @@ class SyncEngine:
         running: set[asyncio.Task[None]] = set()
         last_progress = time.monotonic()
         patience = self.config.pass_patience.total_seconds() if patient else 0.0
+        tried = False  # operations were run since the last progress
         try:
             while not stop.is_set():
+                stalled = time.monotonic() - last_progress > patience
+                if not running and tried and stalled:
+                    break  # retries that keep failing (an outage): the next pass goes on
                 room = self.config.customer_concurrency - len(running)
                 claimed = await self._claim_requested(ctx) if room > 0 and customer is None else []
                 if room > len({op.customer_id for op in claimed}):
                     more = room - len({op.customer_id for op in claimed})
                     claimed += await self._claim(ctx, scope, more)
+                tried = tried or bool(claimed)
                 for customer_id, ops in _by_customer(claimed).items():
                     running.add(
                         asyncio.create_task(
@@ -303,7 +308,7 @@ class SyncEngine:
                     if errors:
                         raise errors[0]  # a bug or a rejected key stops the pass loudly
                     if tally.progress:
-                        last_progress, tally.progress = time.monotonic(), False
+                        last_progress, tally.progress, tried = time.monotonic(), False, False
                     continue
                 with UnitOfWork(self.store) as uow:
                     waiting, earliest = sync_repo.retrying(uow.session, self.clock.now(), customer)
