@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy import Engine
+
 from billing_desk.cli.context import Context
 from billing_desk.config import stripe_api_key
 from billing_desk.domain.errors import ConfigurationError, InvalidInput
@@ -19,8 +21,10 @@ from billing_desk.store import sync_repo
 from billing_desk.store.models import Customer
 from billing_desk.store.settings_repo import load_settings
 from billing_desk.store.uow import UnitOfWork
-from billing_desk.stripe_gateway import GatewayConfig, install_log_redaction
-from billing_desk.sync.engine import PassSummary, Progress, SyncEngine
+from billing_desk.stripe_gateway import GatewayConfig, StripeGateway, install_log_redaction
+from billing_desk.sync.engine import PassSummary, Progress, PullStep, SyncEngine
+from billing_desk.sync.events import poll_events
+from billing_desk.sync.pull import pull_customer
 
 
 def register(sub: Any) -> None:
@@ -34,7 +38,21 @@ def register(sub: Any) -> None:
     close.set_defaults(handler=_close)
 
 
-def _engine(ctx: Context, on_progress: Any = None) -> SyncEngine:
+def _pull_step(store: Engine) -> PullStep:
+    """After the pushes: `sync` polls Stripe's events; `sync --customer` pulls that customer."""
+
+    def writer() -> UnitOfWork:
+        return UnitOfWork(store, write=True)
+
+    async def pull(gateway: StripeGateway, customer: str | None) -> int:
+        if customer is not None:
+            return (await pull_customer(gateway, writer, customer)).objects
+        return await poll_events(gateway, writer)
+
+    return pull
+
+
+def _engine(ctx: Context, on_progress: Any = None, *, pull: bool = False) -> SyncEngine:
     install_log_redaction()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     key = stripe_api_key(ctx.secrets)
@@ -43,8 +61,12 @@ def _engine(ctx: Context, on_progress: Any = None) -> SyncEngine:
             "no Stripe key: set STRIPE_API_KEY or store it in the OS keyring "
             "(service billing-desk, entry stripe-api-key)"
         )
+    store = ctx.engine()
     return SyncEngine(
-        ctx.engine(), GatewayConfig(key, ctx.options.stripe_base), on_progress=on_progress
+        store,
+        GatewayConfig(key, ctx.options.stripe_base),
+        on_progress=on_progress,
+        pull=_pull_step(store) if pull else None,
     )
 
 
@@ -70,7 +92,7 @@ def _exit_code(summary: PassSummary) -> int:
 
 
 def _sync(ctx: Context, args: argparse.Namespace) -> int:
-    engine = _engine(ctx)
+    engine = _engine(ctx, pull=True)
     if args.customer is not None:
         with UnitOfWork(ctx.engine()) as uow:
             if uow.session.get(Customer, args.customer) is None:

@@ -48,6 +48,7 @@ from billing_desk.store.sync_ops import (
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import (
     GatewayConfig,
+    PermanentStripeError,
     RateLimiter,
     StripeFailure,
     StripeGateway,
@@ -108,6 +109,8 @@ class PassSummary:
     needs_attention: int = 0
     blocked: int = 0
     stopped: str | None = None
+    # Why the pull step failed this pass (it is tried again next pass); counted as pending.
+    pull_error: str | None = None
     attention: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, int]:
@@ -116,7 +119,7 @@ class PassSummary:
             "pushed": self.pushed,
             "pulled": self.pulled,
             "finalized": self.finalized,
-            "pending": self.pending,
+            "pending": self.pending + (self.pull_error is not None),
             "needs_attention": self.needs_attention,
         }
 
@@ -321,7 +324,7 @@ class SyncEngine:
                 self._status_to("backing_off", f"{waiting} operations wait to be retried")
                 await _first_of(asyncio.sleep(min(wait, 1.0) or 0.05), stop, None)
             if not stop.is_set() and self._pull is not None:
-                summary.pulled = await self._pull(gateway, customer)
+                summary.pulled = await self._pull_safely(gateway, customer, summary)
         finally:
             await self._drain(running)
             self._release()
@@ -331,6 +334,21 @@ class SyncEngine:
             summary.stopped = "stopped on request"
         await self._flush()
         return summary
+
+    async def _pull_safely(
+        self, gateway: StripeGateway, customer: str | None, summary: PassSummary
+    ) -> int:
+        """The pull step; Stripe failing it is work left for the next pass, not a crash."""
+        assert self._pull is not None
+        try:
+            return await self._pull(gateway, customer)
+        except StripeKeyRejected:
+            raise
+        except StripeFailure as exc:
+            severity = "permanent" if isinstance(exc, PermanentStripeError) else "transient"
+            self.stats.error(exc.endpoint, severity, f"pull: {exc.message}", None, customer)
+            summary.pull_error = exc.message
+            return 0
 
     async def _claim_requested(self, ctx: OpContext) -> list[sync_repo.ClaimedOp]:
         """Customers an agent asked for jump the queue, even in the middle of a long pass."""
