@@ -20,6 +20,7 @@ import csv
 import gc
 import io
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
@@ -114,9 +115,14 @@ def ingest(
     store = LedgerStore.for_session(uow.session)
     store.prepare_ingest()
     batch_id = store.open_batch(actor, [s.name for s in sources], started)
-    run = _Run(store, batch_id, skip_invalid, on_reject, started, line_flush)
     done = 0
-    with _cyclic_gc_paused():
+    with (
+        _cyclic_gc_paused(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer,
+    ):
+        # Leaving this block waits for the writer thread, even after an error: the transaction
+        # is never rolled back while an insert is still using the connection.
+        run = _Run(store, writer, batch_id, skip_invalid, on_reject, started, line_flush)
         for source in sources:
             blocks = _jsonl_blocks(source) if source.format == "jsonl" else _csv_blocks(source)
             for block, nbytes in blocks:
@@ -124,7 +130,7 @@ def ingest(
                 done += nbytes
                 if on_progress is not None:
                     on_progress(done)
-        run.flush()
+        run.finish()
     summary = run.summary
     if summary.rejected and not skip_invalid:
         uow.rollback()
@@ -358,12 +364,31 @@ def _conflict(event_id: str, before: IncrementRow, now: IncrementRow, where: str
     )
 
 
+@dataclass
+class _InFlight:
+    """A block whose increments the writer thread is inserting."""
+
+    source: str
+    block: _Block
+    rows: list[IncrementRow]
+    numbers: Sequence[int]
+    rejects: list[Reject]
+    inserted: Future[bool] | None
+
+
 class _Run:
-    """The state of one ingest call."""
+    """The state of one ingest call.
+
+    Blocks go through a two-stage pipeline: while the writer thread inserts block N's
+    increments (the database works without holding the GIL), the caller reads and parses
+    block N+1 and block N-1's rows are added to their lines. Only one thread touches the
+    connection at a time: everything else that uses it waits for the block in flight first.
+    """
 
     def __init__(
         self,
         store: LedgerStore,
+        writer: ThreadPoolExecutor,
         batch_id: int,
         skip_invalid: bool,
         on_reject: Callable[[Reject], None] | None,
@@ -371,6 +396,7 @@ class _Run:
         line_flush: int,
     ) -> None:
         self.store = store
+        self.writer = writer
         self.line_flush = line_flush
         self.batch_id = batch_id
         self.skip_invalid = skip_invalid
@@ -381,6 +407,7 @@ class _Run:
         self.customers: dict[str, str] = {}
         self.pending: dict[LineKey, LineDelta] = {}
         self._rejects: list[Reject] = []
+        self._in_flight: _InFlight | None = None
 
     @property
     def doomed(self) -> bool:
@@ -394,31 +421,45 @@ class _Run:
             self.pending.clear()
 
     def take(self, source: str, block: _Block) -> None:
-        try:
-            self._take(source, block)
-        finally:
-            # A block's rejects are found in several passes; report them in line order.
-            if self.on_reject is not None:
-                for reject in sorted(self._rejects, key=lambda r: r.line):
-                    self.on_reject(reject)
-            self._rejects.clear()
-
-    def _take(self, source: str, block: _Block) -> None:
+        """Check a parsed block and start inserting it; finish the block before it."""
+        added = self._settle()
+        if len(self.pending) >= self.line_flush:
+            self.flush()
+        self._rejects = []
         for number, reason in block.invalid:
             self.reject(source, number, reason, block.shown(number))
-        if not block.rows:
-            return
-        rows, numbers = self._known_customers_only(source, block)
-        # Optimistic: a block of new events goes in as is; only if an event_id turns out to be
-        # taken (already stored, or twice in the block) is the block sorted out row by row.
-        if rows and not self.store.insert_increments(rows, self.batch_id):
-            rows, numbers = self._once_each(source, rows, numbers, block)
-            rows = self._without_stored_events(source, rows, numbers, block)
-            if rows and not self.store.insert_increments(rows, self.batch_id):
-                raise RuntimeError("an event_id appeared while the write transaction was held")
-        self.summary.accepted += len(rows)
-        if not self.doomed:
-            self._add_to_lines(rows)
+        rows, numbers = self._known_customers_only(source, block) if block.rows else ([], [])
+        inserted = (
+            self.writer.submit(self.store.insert_increments, rows, self.batch_id) if rows else None
+        )
+        self._in_flight = _InFlight(source, block, rows, numbers, self._rejects, inserted)
+        self._add_to_lines(added)  # overlaps the insert just started
+
+    def finish(self) -> None:
+        self._add_to_lines(self._settle())
+        self.flush()
+
+    def _settle(self) -> list[IncrementRow]:
+        """Wait for the block in flight. If its optimistic insert was refused (an event_id
+        already stored, or repeated in the block), sort it out row by row and insert the rest.
+        Report its rejects in line order; return the rows it added."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is None:
+            return []
+        self._rejects = flight.rejects
+        rows, numbers = flight.rows, flight.numbers
+        try:
+            if rows and flight.inserted is not None and not flight.inserted.result():
+                rows, numbers = self._once_each(flight.source, rows, numbers, flight.block)
+                rows = self._without_stored_events(flight.source, rows, numbers, flight.block)
+                if rows and not self.store.insert_increments(rows, self.batch_id):
+                    raise RuntimeError("an event_id appeared while the write transaction was held")
+            self.summary.accepted += len(rows)
+        finally:
+            if self.on_reject is not None:
+                for reject in sorted(flight.rejects, key=lambda r: r.line):
+                    self.on_reject(reject)
+        return rows
 
     def _known_customers_only(
         self, source: str, block: _Block
@@ -489,6 +530,8 @@ class _Run:
         return fresh
 
     def _add_to_lines(self, rows: list[IncrementRow]) -> None:
+        if self.doomed:
+            return
         pending = self.pending
         get = pending.get
         with localcontext(EXACT):  # exact sums: an inexact one would raise, not round
@@ -505,8 +548,6 @@ class _Run:
                     delta.last_usage = at
                 elif at < delta.first_usage:
                     delta.first_usage = at
-        if len(pending) >= self.line_flush:
-            self.flush()
 
     def flush(self) -> None:
         """Write the held line deltas: new lines, or sums added to stored ones; queue pushes."""
