@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from billing_desk.domain.corrections import Refused
+from billing_desk.domain.currencies import CURRENCIES, THREE_DECIMAL, ZERO_DECIMAL
 from billing_desk.domain.errors import InvalidInput, PermissionDenied
 from billing_desk.domain.settings import DEFAULT_LIMITS
 
@@ -59,29 +60,6 @@ CORRECTION_CONTENT = (
     "requested_by",
     "requested_at",
 )
-
-# Stripe's currency exponents, as domain.money has them (a test keeps the two in step).
-ZERO_DECIMAL = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
 # The SQLSTATEs these functions and triggers raise, as the errors the app shows.
 _ERRORS: dict[str, type[Exception]] = {
@@ -168,6 +146,7 @@ BEGIN
   END;
 END $$;
 
+-- Stripe's currency rules, written from domain.currencies when this migration runs.
 CREATE FUNCTION billing_exponent(p_currency text) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN lower(p_currency) = ANY (:zero_decimal) THEN 0
@@ -175,13 +154,16 @@ LANGUAGE sql IMMUTABLE AS $$
               ELSE 2 END
 $$;
 
--- quantity x unit amount, half away from zero (PostgreSQL's numeric round), to a multiple of 10
--- for three-decimal currencies: the same rule as domain.money.line_amount.
+CREATE FUNCTION billing_step(p_currency text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT COALESCE((:steps::jsonb ->> lower(p_currency))::integer, 1)
+$$;
+
+-- quantity x unit amount, half away from zero (PostgreSQL's numeric round), to a multiple of
+-- the currency's step: the same rule as domain.money.line_amount.
 CREATE FUNCTION billing_line_amount(p_quantity numeric, p_unit numeric, p_currency text)
 RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN billing_exponent(p_currency) = 3
-              THEN (round(p_quantity * p_unit / 10) * 10)::bigint
-              ELSE round(p_quantity * p_unit)::bigint END
+  SELECT (round(p_quantity * p_unit / billing_step(p_currency)) * billing_step(p_currency))::bigint
 $$;
 
 CREATE FUNCTION billing_limit_minor(p_role text, p_currency text) RETURNS bigint
@@ -506,6 +488,7 @@ _FUNCTION_NAMES = (
     "billing_magnitude(corrections)",
     "billing_limit_minor(text, text)",
     "billing_line_amount(numeric, numeric, text)",
+    "billing_step(text)",
     "billing_exponent(text)",
     "billing_role_of(text)",
     "billing_actor(text)",
@@ -518,6 +501,7 @@ def _sql_text_array(values: frozenset[str]) -> str:
 
 
 def _functions_sql() -> str:
+    steps = {code: c.step for code, c in sorted(CURRENCIES.items()) if c.step != 1}
     default_limits = json.dumps(
         {role: {cur: str(v) for cur, v in table.items()} for role, table in DEFAULT_LIMITS.items()}
     )
@@ -526,6 +510,7 @@ def _functions_sql() -> str:
     return (
         _FUNCTIONS_SQL.replace(":zero_decimal", _sql_text_array(ZERO_DECIMAL))
         .replace(":three_decimal", _sql_text_array(THREE_DECIMAL))
+        .replace(":steps", "'" + json.dumps(steps) + "'")
         .replace(":default_limits", "'" + default_limits + "'")
         .replace(":old_content", f"ROW({old})")
         .replace(":new_content", f"ROW({new})")

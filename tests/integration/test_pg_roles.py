@@ -11,8 +11,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -20,6 +23,9 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 from billing_desk.cli import main
 from billing_desk.domain.corrections import Kind, Status
 from billing_desk.domain.errors import PermissionDenied
+from billing_desk.domain.money import line_amount
+from billing_desk.domain.policy import Role, limit_minor
+from billing_desk.domain.settings import Settings
 from billing_desk.services import corrections as svc
 from billing_desk.services import staff
 from billing_desk.store.engine import create_store_engine
@@ -244,3 +250,24 @@ def test_grants_are_only_what_the_roles_need(desk: Desk) -> None:
     assert rows == "INSERT,SELECT"
     with pytest.raises(ProgrammingError):
         run_sql(desk.login(desk.agent), "DELETE FROM approvals")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    code=st.sampled_from(["usd", "jpy", "kwd", "isk", "eur", "bif"]),
+    quantity=st.decimals(min_value=0, max_value=10**6, places=3),
+    unit=st.decimals(min_value=0, max_value=10**4, places=4),
+)
+def test_the_database_prices_a_quantity_as_the_domain_does(
+    desk: Desk, code: str, quantity: Decimal, unit: Decimal
+) -> None:
+    # The trigger that vets an agent's adjust by quantity must see the same amount the app does.
+    sql = "SELECT billing_line_amount(CAST(:q AS numeric), CAST(:u AS numeric), :c)"
+    assert run_sql(desk.dba, sql, q=str(quantity), u=str(unit), c=code) == line_amount(
+        quantity, unit, code
+    )
+    assert run_sql(desk.dba, "SELECT billing_limit_minor('agent', :c)", c=code) == limit_minor(
+        Settings(), Role.AGENT, code
+    )

@@ -18,6 +18,7 @@ from billing_desk.store.types import ExactDecimal, UTCDateTime
 
 # Statuses in which a correction still occupies its target (see domain.corrections.OPEN).
 OPEN_STATUS_SQL = "status IN ('pending_approval', 'approved', 'lapsed')"
+AWAITING_STATUS_SQL = "status IN ('pending_approval', 'lapsed')"
 
 # SQLite's INTEGER PRIMARY KEY is its rowid; PostgreSQL gets a 64-bit identity.
 AuditId = BigInteger().with_variant(Integer(), "sqlite")
@@ -50,7 +51,15 @@ class Correction(Base):
             sqlite_where=text(OPEN_STATUS_SQL),
             postgresql_where=text(OPEN_STATUS_SQL),
         ),
-        Index("ix_corrections_status_requested", "status", "requested_at"),
+        # The approvals queue: only what awaits a lead, with what its join and sort need.
+        Index(
+            "ix_corrections_awaiting",
+            "customer_id",
+            "period",
+            "id",
+            sqlite_where=text(AWAITING_STATUS_SQL),
+            postgresql_where=text(AWAITING_STATUS_SQL),
+        ),
         Index("ix_corrections_customer_period", "customer_id", "period"),
     )
 

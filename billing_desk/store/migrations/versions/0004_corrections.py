@@ -93,7 +93,15 @@ def upgrade() -> None:
         sqlite_where=OPEN_STATUS,
         postgresql_where=OPEN_STATUS,
     )
-    op.create_index("ix_corrections_status_requested", "corrections", ["status", "requested_at"])
+    awaiting = sa.text("status IN ('pending_approval', 'lapsed')")
+    op.create_index(
+        "ix_corrections_awaiting",
+        "corrections",
+        ["customer_id", "period", "id"],
+        sqlite_where=awaiting,
+        postgresql_where=awaiting,
+    )
+
     op.create_index("ix_corrections_customer_period", "corrections", ["customer_id", "period"])
     op.create_table(
         "approvals",
