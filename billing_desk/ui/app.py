@@ -91,6 +91,9 @@ def run(options: RuntimeOptions, secrets: Secrets, launch: LaunchOptions) -> int
 class AppController(QObject):
     """Decides what opens first and owns the top-level windows."""
 
+    # The main window is on screen and its event loop turns: the agent can type (cold start).
+    window_ready = Signal(object)  # MainWindow
+
     def __init__(
         self,
         options: RuntimeOptions,
@@ -233,6 +236,7 @@ class AppController(QObject):
         shooting = self.launch.screenshot is not None
         window = MainWindow(workspace, self.ui_state, self.reporter, start_worker=not shooting)
         window.closed.connect(self._on_window_closed)
+        QTimer.singleShot(0, lambda: self.window_ready.emit(window))
         if shooting:
             window.resize(*SCREENSHOT_SIZE)
             window.customer.customer_loaded.connect(lambda _cid: self._shoot(window))

@@ -1,69 +1,55 @@
-"""A guard against a reference-counting bug of PySide6 6.12.0, applied when the bug is present.
+"""A guard against a reference-counting defect of PySide6 6.12.0 on Python 3.11.
 
-`SignalInstance.emit()` and `SignalInstance.disconnect(connection)` return Python's `True`
-without taking a reference to it, so every call drops one of `True`'s references. On Python
-3.11, where `True` is not immortal, a desktop session (or a test run) that emits a few thousand
-signals brings the count to zero and the interpreter aborts ("bool_dealloc: deallocating True").
-PySide6 6.11 does not have the bug.
+Its bindings hand Python's `None`, `True` and `False` back without taking a reference, as if
+they were immortal — which they are from Python 3.12 on, but not on 3.11. Every call of a
+method returning nothing (`QTimer.singleShot`, `QWidget.update`, `processEvents`, …) or a bool
+(`SignalInstance.emit`, …) then drops one reference, and after some thousands of calls the
+interpreter aborts ("none_dealloc: deallocating None"). PySide6 6.11 does not have the defect.
 
-`apply()` measures each method once at import and, only where the count drifts, wraps it to
-give the returned bool the reference the binding forgot. Where the binding is fixed (or the
-Python makes bools immortal) the measurement sees no drift and nothing is wrapped.
+`apply()` measures once, at import, whether such calls drop references; only then does it give
+those three objects what Python 3.12 gives them: a reference count no program can exhaust. Where
+the binding is sound (PySide6 6.11, or Python 3.12+) nothing is changed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Callable
-from typing import Any
 
-from PySide6.QtCore import QObject, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal
 
-_PROBES = 16
-_incref = ctypes.pythonapi.Py_IncRef
-_incref.argtypes = [ctypes.py_object]
-_incref.restype = None
+_PROBES = 64
+# Far more references than any session could drop, far from overflowing the count.
+_RESERVE = 1 << 40
+SINGLETONS = (None, True, False)
 
 
 class _Probe(QObject):
     fired = Signal()
 
 
-def _drops_true(call: Callable[[], object]) -> bool:
-    before = sys.getrefcount(True)
-    for _ in range(_PROBES):
-        call()
-    return sys.getrefcount(True) <= before - _PROBES
-
-
-def _mend(method: Callable[..., Any]) -> Callable[..., Any]:
-    def mended(self: SignalInstance, *args: Any, **kwargs: Any) -> Any:
-        result = method(self, *args, **kwargs)
-        if result is True or result is False:
-            _incref(result)
-        return result
-
-    mended.__name__ = method.__name__
-    mended.__doc__ = method.__doc__
-    return mended
-
-
-def apply() -> list[str]:
-    """Wrap the methods that drop references; returns their names (empty when none do)."""
+def _drops_references() -> bool:
     probe = _Probe()
-    mended: list[str] = []
-    if _drops_true(probe.fired.emit):
-        SignalInstance.emit = _mend(SignalInstance.emit)  # type: ignore[method-assign]
-        mended.append("emit")
-
-    def connect_and_disconnect() -> object:
-        return probe.fired.disconnect(probe.fired.connect(probe.deleteLater))
-
-    if _drops_true(connect_and_disconnect):
-        SignalInstance.disconnect = _mend(SignalInstance.disconnect)  # type: ignore[method-assign]
-        mended.append("disconnect")
-    return mended
+    before = {id(obj): sys.getrefcount(obj) for obj in SINGLETONS}
+    for _ in range(_PROBES):
+        probe.setObjectName("probe")  # returns None
+        probe.fired.emit()  # returns True
+    return any(sys.getrefcount(obj) <= before[id(obj)] - _PROBES // 2 for obj in SINGLETONS)
 
 
-MENDED = apply()
+def _reserve(obj: object) -> None:
+    # CPython: a PyObject starts with its reference count (Py_ssize_t) at the object's address.
+    count = ctypes.c_ssize_t.from_address(id(obj))
+    count.value += _RESERVE
+
+
+def apply() -> bool:
+    """Reserve references for None, True and False if this PySide6 drops them; True if it did."""
+    if sys.version_info >= (3, 12) or not _drops_references():
+        return False
+    for obj in SINGLETONS:
+        _reserve(obj)
+    return True
+
+
+APPLIED = apply()
