@@ -378,6 +378,17 @@ def record_line_pushed(
     )
 
 
+def point_lines(session: Session, line_ids: list[int], item_id: str | None) -> None:
+    """Unchanged lines now shown in Stripe by another item (their roll-up)."""
+    if line_ids:
+        session.execute(
+            update(Line)
+            .where(Line.id.in_(line_ids))
+            .values(stripe_invoice_item=item_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def record_line_attention(session: Session, line_id: int) -> None:
     line = session.get(Line, line_id)
     if line is not None:

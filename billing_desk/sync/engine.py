@@ -56,7 +56,7 @@ from billing_desk.stripe_gateway import (
     is_live_key,
     open_gateway,
 )
-from billing_desk.sync import invoicing, push
+from billing_desk.sync import invoicing, push, rollup
 from billing_desk.sync.clock import Clock, SystemClock
 from billing_desk.sync.context import EngineConfig, OpContext
 from billing_desk.sync.faults import kill_point
@@ -399,6 +399,10 @@ class SyncEngine:
                 # changed again while a push was unconfirmed) read afresh after it.
                 firsts = [line_ops[0] for line_ops in chains.values()]
                 plans = await asyncio.to_thread(push.plan_many, ctx, firsts)
+                for period, by_group in _rollup_groups(chains, plans).items():
+                    await self._rollup(ctx, customer_id, period, by_group, tally, summary)
+                    for op in (op for ops in by_group.values() for op in ops):
+                        chains.pop(op.line_id, None)
 
                 await asyncio.gather(
                     *(
@@ -429,6 +433,20 @@ class SyncEngine:
                     return
                 await self._execute(ctx, op, tally, summary, plans.pop(op.id, None))
 
+    async def _rollup(
+        self,
+        ctx: OpContext,
+        customer_id: str,
+        period: str,
+        by_group: dict[str, list[sync_repo.ClaimedOp]],
+        tally: _Tally,
+        summary: PassSummary,
+    ) -> None:
+        """A rolled-up period's claimed pushes: one call per group, whatever it holds."""
+        outcome = await rollup.run_period(ctx, customer_id, period, by_group)
+        for op in (op for ops in by_group.values() for op in ops):
+            await self._record(ctx, op, outcome[op.id], tally, summary)
+
     async def _execute(
         self,
         ctx: OpContext,
@@ -442,6 +460,16 @@ class SyncEngine:
             result = await push.run(ctx, op, plan)
         else:
             result = await EXECUTORS[op.kind](ctx, op)
+        await self._record(ctx, op, result, tally, summary)
+
+    async def _record(
+        self,
+        ctx: OpContext,
+        op: sync_repo.ClaimedOp,
+        result: Result,
+        tally: _Tally,
+        summary: PassSummary,
+    ) -> None:
         await self._settle(ctx, op, result)
         if result.settled:
             tally.step()
@@ -601,6 +629,20 @@ class _Tally:
         self.total = max(self.total, self.done)
         self.progress = True
         self._report(self.done, self.total)
+
+
+def _rollup_groups(
+    chains: dict[int | None, list[sync_repo.ClaimedOp]], plans: dict[int, push.Plan]
+) -> dict[str, dict[str, list[sync_repo.ClaimedOp]]]:
+    """The lines whose period rolls up, by period and group, with all their claimed pushes."""
+    groups: dict[str, dict[str, list[sync_repo.ClaimedOp]]] = defaultdict(lambda: defaultdict(list))
+    for line_ops in chains.values():
+        plan = plans.get(line_ops[0].id)
+        if isinstance(plan, dict) and plan.get("action") == "rollup":
+            groups[str(plan["period"])][str(plan["group"])].extend(line_ops)
+            for op in line_ops:
+                plans.pop(op.id, None)
+    return groups
 
 
 def _by_customer(ops: list[sync_repo.ClaimedOp]) -> dict[str, list[sync_repo.ClaimedOp]]:

@@ -24,7 +24,7 @@ from billing_desk.stripe_gateway import (
     StripeKeyRejected,
     TransientStripeError,
 )
-from billing_desk.sync import results
+from billing_desk.sync import results, rollup
 from billing_desk.sync.context import OpContext
 from billing_desk.sync.faults import kill_point
 from billing_desk.sync.results import Result, Status
@@ -91,6 +91,9 @@ def _plan(ctx: OpContext, s: Session, op: sync_repo.ClaimedOp) -> Plan:
                 f"waits for the {min(earlier)} invoice to be created",
                 at=ctx.now() + ctx.config.blocked_recheck,
             )
+    group = rollup.group_in(s, op.customer_id, line.period, line.item)
+    if group is not None:
+        return {"action": "rollup", "period": line.period, "group": group}
     if line.stripe_invoice_item is None:
         if line.voided:
             return {"action": "none", "version": line.version}
