@@ -75,8 +75,8 @@ def backup_sqlite(engine: Engine, label: str) -> Path | None:
     return target
 
 
-def upgrade(engine: Engine) -> SchemaState:
-    """Create or migrate the schema to head. Idempotent; returns the state found before."""
+def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
+    """Create or migrate the schema (to head by default). Idempotent; returns the state before."""
     state = schema_state(engine)
     if state is SchemaState.NEWER:
         raise newer_schema_error(engine)
@@ -87,7 +87,7 @@ def upgrade(engine: Engine) -> SchemaState:
     config = _alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
     return state
 
 

@@ -42,9 +42,7 @@ def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
 def test_sqlite_store_behind_is_backed_up_then_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     eng = create_store_engine(url)
-    upgrade(eng)
-    with eng.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    upgrade(eng, "0001")  # a store left by an older version of the app
     eng.dispose()
     opened = open_store(url)
     try:
