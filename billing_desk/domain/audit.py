@@ -124,7 +124,7 @@ class ChainReport:
         return not self.problems
 
 
-def iter_problems(rows: Iterable[ChainedRow]) -> Iterator[ChainProblem | ChainedRow]:
+def _walk(rows: Iterable[ChainedRow]) -> Iterator[ChainProblem | ChainedRow]:
     """Walk the rows in storage order, yielding each row checked and each problem found."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
@@ -155,7 +155,7 @@ def verify_chain(rows: Iterable[ChainedRow], limit: int = 20) -> ChainReport:
     """Check every row; keep the first `limit` problems (one tampered row breaks little else)."""
     problems: list[ChainProblem] = []
     count, head_seq, head_hash = 0, 0, GENESIS_HASH
-    for item in iter_problems(rows):
+    for item in _walk(rows):
         if isinstance(item, ChainProblem):
             if len(problems) < limit:
                 problems.append(item)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from billing_desk.domain.audit import (
@@ -151,7 +151,3 @@ def page(
     more = len(rows) > limit
     rows = rows[:limit]
     return AuditPage(rows, rows[-1].seq if more and rows else None)
-
-
-def count(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(AuditRow)).scalar_one())

@@ -33,9 +33,6 @@ from billing_desk.domain.currencies import CURRENCIES, THREE_DECIMAL, ZERO_DECIM
 from billing_desk.domain.errors import InvalidInput, PermissionDenied
 from billing_desk.domain.settings import DEFAULT_LIMITS
 
-GROUP_ROLES = ("billing_agent", "billing_lead", "billing_admin", "billing_sync")
-ROLE_OF_GROUP = {"billing_agent": "agent", "billing_lead": "lead", "billing_admin": "admin"}
-GROUP_OF_ROLE = {role: group for group, role in ROLE_OF_GROUP.items()}
 APP_ROLES = "billing_agent, billing_sync"
 
 # The columns that make up what was proposed (and approved): never updated.
