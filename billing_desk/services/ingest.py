@@ -48,7 +48,7 @@ from billing_desk.store.uow import UnitOfWork
 BLOCK_BYTES = 1 << 20  # JSONL is read and validated a mebibyte at a time
 CSV_BLOCK_ROWS = 5_000
 MAX_LINE_BYTES = 64 * 1024  # far above any valid row (ids 255, description 500 characters)
-LINE_FLUSH = 100_000  # distinct lines whose deltas are held before they are written
+LINE_FLUSH = 50_000  # distinct lines whose deltas are held before they are written (~650 B each)
 CUSTOMER_CACHE = 200_000
 
 ShownRow = str | dict[str, str] | None
