@@ -26,15 +26,12 @@ from billing_desk.config import (
 from billing_desk.store.migrate import open_store
 from billing_desk.store.models import Customer
 from billing_desk.store.uow import UnitOfWork
-from billing_desk.stripe_gateway import install_log_redaction
 from billing_desk.ui.bus import ChangeBus
 from billing_desk.ui.crash import CrashReporter
-from billing_desk.ui.demo import start_demo
 from billing_desk.ui.main_window import MainWindow
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.persist import APPLICATION, ORGANIZATION, UiState
 from billing_desk.ui.theme import ThemeFollower
-from billing_desk.ui.views.welcome import Connection, WelcomeView
 from billing_desk.ui.workspace import Workspace
 
 RESOURCES = Path(__file__).with_name("resources")
@@ -79,7 +76,6 @@ def run(options: RuntimeOptions, secrets: Secrets, launch: LaunchOptions) -> int
     # Windows hand over to each other (welcome -> main): the controller decides when to quit.
     app.setQuitOnLastWindowClosed(False)
     ThemeFollower(app)
-    install_log_redaction()
     reporter = CrashReporter(data_dir() / "crash-reports")
     reporter.install()
     controller = AppController(options, secrets, launch, UiState(), reporter)
@@ -155,6 +151,8 @@ class AppController(QObject):
             self._handing_over = False
 
     def show_welcome(self, message: str = "") -> None:
+        from billing_desk.ui.views.welcome import Connection, WelcomeView
+
         window = self._shell("Billing Desk")
         welcome = WelcomeView(self.runner, self.secrets, self.options.stripe_base)
         window.setCentralWidget(welcome)
@@ -195,6 +193,8 @@ class AppController(QObject):
         )
 
     def open_demo(self) -> None:
+        from billing_desk.ui.demo import start_demo
+
         waiting = self._shell("Billing Desk — demo workspace")
         note = QLabel(
             "Preparing the demo workspace: starting a local Stripe stand-in and "

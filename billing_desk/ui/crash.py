@@ -23,7 +23,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from billing_desk import __version__ as app_version
-from billing_desk.stripe_gateway import redact as redact_keys
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,9 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):([^@\s]+)@")
 
 def redact(text: str) -> str:
     """Stripe keys and bearer tokens (the gateway's rule), and passwords in store URLs."""
+    # Imported here: the gateway brings the stripe library, which a start-up need not load.
+    from billing_desk.stripe_gateway import redact as redact_keys
+
     return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", redact_keys(text))
 
 

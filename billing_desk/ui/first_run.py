@@ -23,7 +23,6 @@ from billing_desk.config import (
 )
 from billing_desk.domain.errors import InvalidInput
 from billing_desk.store.migrate import open_store
-from billing_desk.stripe_gateway import GatewayConfig, RateLimiter, RetryPolicy, open_gateway
 
 KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 NO_KEYRING = (
@@ -89,6 +88,9 @@ def postgres_store(url: str, password: str = "") -> StoreChoice:
 
 
 async def _check_key(key: str, base: str) -> None:
+    # Imported here: the gateway brings the stripe library, which a start-up need not load.
+    from billing_desk.stripe_gateway import GatewayConfig, RateLimiter, RetryPolicy, open_gateway
+
     # One cheap authenticated read: a rejected key fails with 401, a dead network as transient.
     config = GatewayConfig(key, base, timeout_s=10.0, retry=RetryPolicy(attempts=1))
     async with open_gateway(config, RateLimiter(5.0)) as gateway:

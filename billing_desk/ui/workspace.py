@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from billing_desk.config import Secrets, stripe_api_key
 from billing_desk.services.customer_view import Mode
-from billing_desk.stripe_gateway import GatewayConfig, is_live_key
 from billing_desk.ui.sync_worker import WorkerOptions
+
+if TYPE_CHECKING:  # the gateway loads the stripe library: only once the worker starts
+    from billing_desk.stripe_gateway import GatewayConfig
+
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 
 
 @dataclass
@@ -33,10 +38,13 @@ class Workspace:
 
     @property
     def mode(self) -> Mode:
+        """Which Dashboard the links open: test-mode pages for test keys."""
         key = self.stripe_key()
-        return "live" if key is not None and is_live_key(key) else "test"
+        return "live" if key is not None and key.startswith(LIVE_KEY_PREFIXES) else "test"
 
     def gateway_config(self) -> GatewayConfig | None:
+        from billing_desk.stripe_gateway import GatewayConfig
+
         key = self.stripe_key()
         return None if key is None else GatewayConfig(key, self.stripe_base)
 

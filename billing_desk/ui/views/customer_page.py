@@ -8,6 +8,8 @@ pull is tried again later. Every change on the `ChangeBus` that concerns this cu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 from sqlalchemy import Engine
@@ -15,7 +17,6 @@ from sqlalchemy import Engine
 from billing_desk.domain.corrections import InvoiceStatus
 from billing_desk.domain.reconcile import LocalLine
 from billing_desk.services.customer_view import Mode
-from billing_desk.sync.pull import PullSummary
 from billing_desk.ui import adapters
 from billing_desk.ui.bus import CORRECTIONS, LINES, STRIPE, Change, ChangeBus
 from billing_desk.ui.dialogs.actions import InvoiceContext
@@ -28,6 +29,9 @@ from billing_desk.ui.theme import accent
 from billing_desk.ui.views.customer_header import CustomerHeader
 from billing_desk.ui.views.drilldown import DrilldownDialog
 from billing_desk.ui.views.side_by_side import SideBySideView
+
+if TYPE_CHECKING:
+    from billing_desk.sync.pull import PullSummary
 
 RETRY_PULL_MS = 30_000
 TICK_MS = 30_000

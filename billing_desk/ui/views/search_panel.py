@@ -35,7 +35,7 @@ from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.theme import accent
 
 Index = QModelIndex | QPersistentModelIndex
-DEBOUNCE_MS = 15  # coalesces a burst of keys in one event batch; in-flight coalescing does the rest
+DEBOUNCE_MS = 5  # coalesces a burst of keys in one event batch; in-flight coalescing does the rest
 LIMIT = 25
 
 
