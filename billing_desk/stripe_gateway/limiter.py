@@ -1,8 +1,8 @@
 """The request budget every Stripe call of this process spends, shared by all its tasks.
 
-Requests start evenly spaced, a little more than 1/rate seconds apart, so Stripe sees a steady
-stream rather than bursts and any one-second window holds at most `floor(rate)` of them (for
-a rate of at least 1). The rate can be changed at any time — the engine sets this process's
+Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart
+(`floor(rate)` slots in any second, for a rate of at least 1), so Stripe sees a steady stream
+rather than bursts and the total sent never exceeds the rate times the time elapsed. The rate can be changed at any time — the engine sets this process's
 share of the account's budget — and a 429 pauses every sender at once.
 """
 
@@ -15,6 +15,10 @@ from collections.abc import Awaitable, Callable
 
 # Our clock is not Stripe's and the network can bunch requests up between the two: keep 2% clear.
 MARGIN = 1.02
+# How far behind schedule a sender may catch up. Stripe (and the sandbox) limit with a token
+# bucket holding a second's worth of requests, so a quarter second of slots sent late, back to
+# back, still never exceeds it: the total stays under rate × elapsed time.
+CATCH_UP = 0.25
 
 
 def spacing(rate: float) -> float:
@@ -69,7 +73,14 @@ class RateLimiter:
                 now = self._clock()
                 wait = max(self._next_start, self._paused_until) - now
                 if wait <= 0:
-                    self._next_start = now + spacing(self._rate)
+                    gap = spacing(self._rate)
+                    # Keep to the schedule: a sender that woke late (a busy loop, a stalled
+                    # thread) may catch up on the slots it missed, up to CATCH_UP seconds'
+                    # worth, so stalls do not cost the rate. Longer gaps mean we were idle:
+                    # the schedule starts afresh, and unused slots are not banked.
+                    late = now - self._next_start
+                    base = self._next_start if late < CATCH_UP else now
+                    self._next_start = base + gap
                     self.sent += 1
                     return
                 await self._sleep(wait)
