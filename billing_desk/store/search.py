@@ -116,6 +116,22 @@ def _starts_with(key: ColumnElement[str], prefix: ColumnElement[str]) -> ColumnE
     return (key >= prefix) & (key < prefix.concat(bindparam("top", TOP, String)))
 
 
+def _starts_with_param(dialect: str, key: ColumnElement[str], name: str) -> ColumnElement[bool]:
+    """`key` starts with lower(:name). PostgreSQL gets LIKE lower(:<name>_like) instead (see
+    `like_prefix`): it walks the same index range, but its statistics only judge a prefix's
+    share of rows well for LIKE; for the range they misjudge a common prefix as a few rows and
+    sort every match instead of stopping at the LIMIT (70 ms instead of 0.2 ms at 1M rows)."""
+    if not _is_pg(dialect):
+        return _starts_with(key, func.lower(bindparam(name, type_=String)))
+    return key.like(func.lower(bindparam(f"{name}_like", type_=String)), escape="\\")
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern (escape character backslash) for "starts with `text`"."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
 # Within a tier, which match a customer is reported under when it matches several ways.
 _ARM = {match: position for position, match in enumerate(Match)}
 
@@ -154,12 +170,11 @@ def identifiers_statement(dialect: str) -> Rows:
     whose email's domain starts with :domain, all ignoring case."""
     c = _customers.c
     text = func.lower(bindparam("text", type_=String))
-    domain = func.lower(bindparam("domain", type_=String))
     domain_key: ColumnElement[str] = literal_column(_DOMAIN[dialect])
     if _is_pg(dialect):
         domain_key = collate(domain_key, "C")
     id_key, email_key = _key(dialect, c.id), _key(dialect, c.email)
-    stripe_key = _key(dialect, c.stripe_customer_id)
+    name_key, stripe_key = _key(dialect, c.name), _key(dialect, c.stripe_customer_id)
     arms = [
         _row(dialect, match)
         .where(condition)
@@ -169,11 +184,15 @@ def identifiers_statement(dialect: str) -> Rows:
             (Match.ID, id_key, id_key == text),
             (Match.EMAIL, email_key, email_key == text),
             (Match.STRIPE_ID, stripe_key, stripe_key == text),
-            (Match.NAME_PREFIX, _key(dialect, c.name), _starts_with(_key(dialect, c.name), text)),
-            (Match.ID_PREFIX, id_key, _starts_with(id_key, text)),
-            (Match.EMAIL_PREFIX, email_key, _starts_with(email_key, text)),
-            (Match.EMAIL_DOMAIN_PREFIX, domain_key, _starts_with(domain_key, domain)),
-            (Match.STRIPE_ID_PREFIX, stripe_key, _starts_with(stripe_key, text)),
+            (Match.NAME_PREFIX, name_key, _starts_with_param(dialect, name_key, "text")),
+            (Match.ID_PREFIX, id_key, _starts_with_param(dialect, id_key, "text")),
+            (Match.EMAIL_PREFIX, email_key, _starts_with_param(dialect, email_key, "text")),
+            (
+                Match.EMAIL_DOMAIN_PREFIX,
+                domain_key,
+                _starts_with_param(dialect, domain_key, "domain"),
+            ),
+            (Match.STRIPE_ID_PREFIX, stripe_key, _starts_with_param(dialect, stripe_key, "text")),
         )
     ]
     return _ranked(arms)
@@ -262,7 +281,10 @@ class CustomerSearch:
     def identifiers(self, text: str, limit: int) -> list[Candidate]:
         """Tiers 0 and 1 (see `identifiers_statement`)."""
         # "@example.com" is how a domain is written after an address.
-        params = {"text": text, "domain": text.lstrip("@"), "limit": limit}
+        domain = text.lstrip("@")
+        params: dict[str, Any] = {"text": text, "domain": domain, "limit": limit}
+        if _is_pg(self.dialect):
+            params |= {"text_like": like_prefix(text), "domain_like": like_prefix(domain)}
         return self._run(identifiers_statement(self.dialect), params)
 
     def words(self, words: Sequence[str], limit: int) -> list[Candidate]:

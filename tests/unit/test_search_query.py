@@ -18,7 +18,7 @@ from billing_desk.services.search import (
     SearchQuery,
     parse_query,
 )
-from billing_desk.store.search import fts5_words_query
+from billing_desk.store.search import fts5_words_query, like_prefix
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "!!!", "—", '"*"', "()", "-", "_", "\x00\x01\t"])
@@ -77,6 +77,11 @@ def test_any_text_parses_to_plain_words(raw: str) -> None:
 def test_fts5_query_quotes_every_word() -> None:
     assert fts5_words_query(["sarah"]) == '"sarah"*'
     assert fts5_words_query(["near", 'a"b']) == '"near"* AND "a""b"*'
+
+
+def test_like_prefix_escapes_wildcards() -> None:
+    assert like_prefix("sarah.sm") == "sarah.sm%"
+    assert like_prefix("a%b_c\\") == "a\\%b\\_c\\\\%"
 
 
 def test_tiers_follow_the_order_matches_are_listed_in() -> None:
