@@ -51,7 +51,10 @@ DELETED = {
 
 # What a customer (by its index in the sandbox's list) shows beyond being in sync.
 ROLES: dict[int, str] = {
-    1: "amount differs",  # its draft's largest item edited in the Dashboard
+    # Every kind of difference on one draft (the screen the demo opens on): its largest item
+    # edited and an item added in the Dashboard, usage after the push, a brand-new item.
+    1: "showcase",
+    31: "amount differs",  # its draft's largest item edited in the Dashboard
     5: "only in Stripe",  # an item added by hand in the Dashboard
     7: "waiting to push",  # usage arrived after the last push
     11: "waiting to push",
@@ -312,12 +315,23 @@ def seed_late_usage(
     """More usage on existing lines (waiting to push), a brand-new item (only local), and the
     usage of the customer deleted in Stripe (its push will fail)."""
     with new_uow() as uow:
-        lines = uow.session.scalars(
-            select(Line).where(
-                Line.customer_id.in_([c.id for c in by_role(customers, "waiting to push")]),
-                Line.period == current,
+        lines = list(
+            uow.session.scalars(
+                select(Line).where(
+                    Line.customer_id.in_([c.id for c in by_role(customers, "waiting to push")]),
+                    Line.period == current,
+                )
             )
-        ).all()
+        )
+        for c in by_role(customers, "showcase"):
+            # Its smallest line only: the largest is the one edited in the Dashboard.
+            smallest = uow.session.scalars(
+                select(Line)
+                .where(Line.customer_id == c.id, Line.period == current)
+                .order_by(Line.amount)
+                .limit(1)
+            ).first()
+            lines += [smallest] if smallest is not None else []
         more = [
             {
                 "event_id": f"demo-late-{line.id}",
@@ -343,7 +357,11 @@ def seed_late_usage(
             "currency": c.currency,
             "occurred_at": (start + timedelta(days=k)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        for c in [*by_role(customers, "only local"), *by_role(customers, "sync error")]
+        for c in [
+            *by_role(customers, "only local"),
+            *by_role(customers, "showcase"),
+            *by_role(customers, "sync error"),
+        ]
         for k in range(max(1, _period_days(current, now) - 1))
     ]
     with new_uow() as uow:

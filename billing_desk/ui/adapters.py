@@ -257,6 +257,15 @@ _KIND_WORDS = {
 }
 
 
+_INVOICE_KIND_WORDS = {
+    "credit": "Credit",
+    "one-off": "One-off charge",
+    "void-invoice": "Void the invoice",
+    "hold": "Hold finalization",
+    "release": "Release the hold",
+}
+
+
 def line_corrections(engine: Engine, customer_id: str, period: str) -> dict[int, str]:
     """Line id -> what corrections did or will do to it, in words, newest first."""
     with UnitOfWork(engine) as uow:
@@ -300,6 +309,8 @@ class CustomerSnapshot:
     held: bool
     # The newest applied correction an undo would revert: (id, what it did in words).
     undo_candidate: tuple[int, str] | None
+    # Invoice-wide corrections not applied yet (a credit, a one-off, a hold…), in words.
+    waiting: tuple[str, ...] = ()
 
     @property
     def undoable(self) -> bool:
@@ -338,6 +349,27 @@ def load_customer(
             .order_by(Correction.applied_at.desc(), Correction.id.desc())
             .limit(1)
         ).first()
+        waiting = tuple(
+            f"{_INVOICE_KIND_WORDS.get(kind, kind)}"
+            f"{' ' + fmt.signed(impact, code) if impact else ''} by {who}, "
+            f"{_STATUS_WORDS.get(status, status.replace('_', ' '))}"
+            for kind, impact, code, who, status in uow.session.execute(
+                select(
+                    Correction.kind,
+                    Correction.impact,
+                    Correction.currency,
+                    Correction.requested_by,
+                    Correction.status,
+                )
+                .where(
+                    Correction.customer_id == customer_id,
+                    Correction.period == period,
+                    Correction.line_id.is_(None),
+                    Correction.status.in_(("pending_approval", "approved")),
+                )
+                .order_by(Correction.requested_at)
+            )
+        )
     undo = None
     if latest is not None:
         cid, kind, impact, code = latest
@@ -345,7 +377,7 @@ def load_customer(
     if period not in periods:
         periods = (period, *periods)
     return CustomerSnapshot(
-        view, periods, line_corrections(engine, customer_id, period), held, undo
+        view, periods, line_corrections(engine, customer_id, period), held, undo, waiting
     )
 
 

@@ -21,6 +21,7 @@ from billing_desk.sandbox import DEMO_API_KEY, SandboxServer, demo_customers
 from billing_desk.services import demo
 from billing_desk.store.migrate import open_store
 from billing_desk.store.models import Line
+from billing_desk.store.models.stripe_cache import StripeInvoiceCache
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RateLimiter, StripeGateway, open_gateway
 from billing_desk.sync.context import EngineConfig
@@ -104,24 +105,37 @@ def _seed(engine: Engine, base: str, desk_user: str, now: datetime) -> str:
         sync = SyncEngine(engine, config, config=EngineConfig(rate_limit=SEEDING_RATE))
         asyncio.run(sync.run_once(deleted.id))
     edited = [
+        *demo.by_role(customers, "showcase"),
         *demo.by_role(customers, "amount differs"),
         *demo.by_role(customers, "only in Stripe"),
     ]
     asyncio.run(pull([c.id for c in edited]))
-    return demo.by_role(customers, "amount differs")[0].id
+    return demo.by_role(customers, "showcase")[0].id
 
 
 async def _dashboard_edits(
     engine: Engine, gateway: StripeGateway, customers: list[demo.DemoCustomer], period: str
 ) -> None:
-    """What someone did in the Stripe Dashboard: an amount edited, an item added by hand."""
-    (edited_customer,) = demo.by_role(customers, "amount differs")
-    (by_hand,) = demo.by_role(customers, "only in Stripe")
+    """What someone did in the Stripe Dashboard: amounts edited, items added by hand."""
+    for customer in [
+        *demo.by_role(customers, "showcase"),
+        *demo.by_role(customers, "amount differs"),
+    ]:
+        await _edit_largest_item(engine, gateway, customer, period)
+    for customer in demo.by_role(customers, "showcase"):
+        await _add_by_hand(engine, gateway, customer, period, on_draft=True)
+    for customer in demo.by_role(customers, "only in Stripe"):
+        await _add_by_hand(engine, gateway, customer, period, on_draft=False)
+
+
+async def _edit_largest_item(
+    engine: Engine, gateway: StripeGateway, customer: demo.DemoCustomer, period: str
+) -> None:
     with UnitOfWork(engine) as uow:
         edited = uow.session.scalars(
             select(Line)
             .where(
-                Line.customer_id == edited_customer.id,
+                Line.customer_id == customer.id,
                 Line.period == period,
                 Line.stripe_invoice_item.is_not(None),
             )
@@ -137,13 +151,34 @@ async def _dashboard_edits(
         metadata=item.metadata,
         key=f"demo-edit-{item.id}",
     )
-    assert by_hand.stripe_customer_id is not None
+
+
+async def _add_by_hand(
+    engine: Engine,
+    gateway: StripeGateway,
+    customer: demo.DemoCustomer,
+    period: str,
+    *,
+    on_draft: bool,
+) -> None:
+    """A "Priority support" item made in the Dashboard: on the period's draft, or pending."""
+    assert customer.stripe_customer_id is not None
+    draft = None
+    if on_draft:
+        with UnitOfWork(engine) as uow:
+            draft = uow.session.scalar(
+                select(StripeInvoiceCache.id).where(
+                    StripeInvoiceCache.stripe_customer == customer.stripe_customer_id,
+                    StripeInvoiceCache.period == period,
+                    StripeInvoiceCache.status == "draft",
+                )
+            )
     await gateway.create_invoice_item(
-        customer=by_hand.stripe_customer_id,
+        customer=customer.stripe_customer_id,
         amount=4_900,
-        currency=by_hand.currency,
+        currency=customer.currency,
         description="Priority support (added in the Dashboard)",
         metadata={},
-        invoice=None,
-        key="demo-hand-added-item",
+        invoice=draft,
+        key=f"demo-hand-added-{customer.id}",
     )

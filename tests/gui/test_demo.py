@@ -58,6 +58,7 @@ def test_the_demo_store_matches_the_sandbox_and_has_one_of_everything() -> None:
                 select(func.count()).where(OutboxOperation.state == "needs_attention")
             )
         by_role = {ROLES[i]: paired[i]["id"] for i in ROLES if i < len(paired)}
+        assert set(statuses[by_role["showcase"]]) == set(RowStatus)  # one of everything
         assert statuses[by_role["amount differs"]][RowStatus.AMOUNT_DIFFERS] == 1
         assert statuses[by_role["only in Stripe"]][RowStatus.ONLY_IN_STRIPE] == 1
         assert statuses[by_role["waiting to push"]][RowStatus.WAITING_TO_PUSH] >= 1
@@ -68,7 +69,7 @@ def test_the_demo_store_matches_the_sandbox_and_has_one_of_everything() -> None:
         assert soon - datetime.now(UTC) < timedelta(hours=3)
         assert refused is not None
         assert refused >= 1
-        assert workspace.start_customer == by_role["amount differs"]
+        assert workspace.start_customer == by_role["showcase"]
     finally:
         workspace.close()
     assert not folder.exists()

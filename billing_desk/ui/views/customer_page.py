@@ -75,6 +75,11 @@ class CustomerPage(QWidget):
             "border-radius: 4px;"
         )
         self.notice.hide()
+        self.waiting = QLabel()
+        self.waiting.setAccessibleName("Corrections waiting")
+        self.waiting.setWordWrap(True)
+        self.waiting.setStyleSheet(f"color: {accent('stripe_only').name()};")
+        self.waiting.hide()
         self.side_by_side = SideBySideView(ui_state)
         self.side_by_side.line_opened.connect(self._on_side_by_side_line_opened)
         self.side_by_side.selection_changed.connect(self.context_changed)
@@ -84,6 +89,7 @@ class CustomerPage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.header)
         layout.addWidget(self.notice)
+        layout.addWidget(self.waiting)
         layout.addWidget(self.side_by_side, 1)
         self.empty = QLabel(
             "Search a customer to start: press Ctrl+K and type a name, an email, an id or a "
@@ -187,6 +193,10 @@ class CustomerPage(QWidget):
         self._period = view.period
         self.header.show_view(view, snapshot.periods)
         self.header.set_refreshing(self._pulling)
+        held = ["Finalization is on hold."] if snapshot.held else []
+        lines = [*held, *(f"Waiting: {text}." for text in snapshot.waiting)]
+        self.waiting.setText("\n".join(lines))
+        self.waiting.setVisible(bool(lines))
         rows = [
             LineRow(
                 row,
