@@ -294,7 +294,10 @@ class StripeGateway:
         )
         if not with_lines:
             return mapping.invoice(obj)
-        return mapping.invoice(obj, await self.list_invoice_lines(invoice_id), complete=True)
+        embedded = mapping.embedded_lines(obj)
+        if embedded is None:  # more lines than the invoice carries: page through them all
+            embedded = await self.list_invoice_lines(invoice_id)
+        return mapping.invoice(obj, embedded, complete=True)
 
     async def list_invoice_lines(self, invoice_id: str) -> tuple[StripeInvoiceLine, ...]:
         lines: list[StripeInvoiceLine] = []

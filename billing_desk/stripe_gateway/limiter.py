@@ -2,8 +2,9 @@
 
 Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart
 (`floor(rate)` slots in any second, for a rate of at least 1), so Stripe sees a steady stream
-rather than bursts and the total sent never exceeds the rate times the time elapsed. The rate can be changed at any time — the engine sets this process's
-share of the account's budget — and a 429 pauses every sender at once.
+rather than bursts and the total sent never exceeds the rate times the time elapsed. The rate
+can be changed at any time — the engine sets this process's share of the account's budget —
+and a 429 pauses every sender at once.
 """
 
 from __future__ import annotations

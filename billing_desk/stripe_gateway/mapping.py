@@ -74,6 +74,15 @@ def invoice_line(raw: Any) -> StripeInvoiceLine:
     )
 
 
+def embedded_lines(raw: Any) -> tuple[StripeInvoiceLine, ...] | None:
+    """The lines an invoice object carries, if that is all of them (Stripe embeds the first
+    page only); None when there are more to fetch."""
+    lines = _plain(raw).get("lines") or {}
+    if lines.get("has_more", True) or "data" not in lines:
+        return None
+    return tuple(invoice_line(line) for line in lines["data"])
+
+
 def invoice(
     raw: Any, lines: tuple[StripeInvoiceLine, ...] = (), complete: bool = False
 ) -> StripeInvoice:

@@ -67,6 +67,8 @@ from billing_desk.sync.stats import CallStats
 T = TypeVar("T")
 ProgressCallback = Callable[["Progress"], None]
 StatusCallback = Callable[[str, str | None], None]
+# One pass of an open engine session (see `SyncEngine.session`).
+PassRunner = Callable[..., Awaitable["PassSummary"]]
 # The pull side, run once per pass after the pushes: returns how many objects it refreshed.
 PullStep = Callable[[StripeGateway, "str | None"], Awaitable[int]]
 
@@ -204,6 +206,20 @@ class SyncEngine:
         stop = stop or asyncio.Event()
         async with self._session(stop) as gateway:
             return await self._pass(gateway, customer, close_period, stop)
+
+    @contextlib.asynccontextmanager
+    async def session(self, stop: asyncio.Event | None = None) -> AsyncIterator[PassRunner]:
+        """Several passes on one connection and heartbeat, at moments the caller picks (a
+        simulated month in the benchmarks): `async with engine.session() as run: await run()`."""
+        stop = stop or asyncio.Event()
+        async with self._session(stop) as gateway:
+
+            async def run(
+                customer: str | None = None, *, close_period: str | None = None
+            ) -> PassSummary:
+                return await self._pass(gateway, customer, close_period, stop)
+
+            yield run
 
     async def run_forever(self, stop: asyncio.Event, idle_poll_s: float = 2.0) -> None:
         """Passes until `stop` is set; on-demand customer pushes jump the queue."""
