@@ -64,6 +64,7 @@ class CrashReporter(QObject):
         self._parent_widget = parent_widget
         self._show_dialog = show_dialog
         self.reports: list[Path] = []
+        self.dialog: CrashDialog | None = None  # kept here: a dialog without parent needs a home
         self._bug_raised.connect(self.report)
 
     def set_parent_widget(self, widget: QWidget | None) -> None:
@@ -79,7 +80,8 @@ class CrashReporter(QObject):
         log.error("a bug was caught; crash report saved to %s", path)
         self.report_saved.emit(str(path))
         if self._show_dialog:
-            CrashDialog(path, self._parent_widget).open()
+            self.dialog = CrashDialog(path, self._parent_widget)
+            self.dialog.open()
         return path
 
     def install(self) -> None:

@@ -359,6 +359,7 @@ class MainWindow(QMainWindow):
         return self._sync
 
     def _after_shown(self) -> None:
+        self.approvals.refresh()  # the tab's count badge, before anyone opens the tab
         if self._start_worker and not self._closing:
             self.start_worker()
         if self.workspace.start_customer and self.customer.customer_id is None:

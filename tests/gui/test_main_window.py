@@ -232,3 +232,46 @@ def test_closing_mid_sync_stops_the_worker_and_loses_nothing(
     assert 5 <= synced <= 40
     items = stripe_sandbox.client().v1.invoice_items.list({"limit": 100})
     assert len(items.data) == synced  # nothing sent twice, nothing sent without a record
+
+
+def test_interventions_follow_the_invoice_and_the_approvals_tab_counts(
+    qtbot: QtBot, store: Engine, ui_state: UiState, crash_reporter: CrashReporter
+) -> None:
+    seed.add_customers(store, [seed.customer(5, "Ember Foods")])
+    seed.add_usage(store, "c-0005", "api.calls", [5000, 5000], unit_amount="2")
+    for login, role in (("agent.alice", "agent"), ("lead.lee", "lead")):
+        with UnitOfWork(store, write=True) as uow:
+            staff.add(uow, "admin.ada", login, role)
+    with UnitOfWork(store, write=True) as uow:
+        corrections.propose(
+            uow,
+            "agent.alice",
+            Proposal(Kind.CREDIT, "c-0005", seed.PERIOD, Reason.GOODWILL, amount=9000),
+        )
+    window = _window(qtbot, store, ui_state, crash_reporter)
+    qtbot.wait_until(lambda: window.tabs.tabText(1) == "Approvals (1)")
+    with qtbot.wait_signal(window.customer.customer_loaded):
+        window.open_customer("c-0005")
+    assert window.customer.waiting.text() == (
+        "Waiting: Credit \u221290.00 by agent.alice, waiting for approval."
+    )
+    adjust = window.action("intervene_adjust")
+    credit = window.action("intervene_credit")
+    assert credit.isEnabled()
+    assert not adjust.isEnabled()
+    assert adjust.toolTip().startswith("Select a usage line")
+    assert not window.action("intervene_void-invoice").isEnabled()
+    window.customer.side_by_side.table.selectRow(0)
+    assert adjust.isEnabled()
+    window.customer.side_by_side.table.setFocus()
+    qtbot.keyClick(
+        window.customer.side_by_side.table,
+        Qt.Key.Key_A,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    dialog = window.last_dialog
+    assert dialog is not None
+    qtbot.wait_until(dialog.isVisible)
+    assert dialog.windowTitle().startswith("Adjust a line — Ember Foods")
+    dialog.reject()
+    _close(qtbot, window)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from billing_desk.domain.errors import InvalidInput
 from billing_desk.ui.bus import CORRECTIONS, LINES, Change, ChangeBus
-from billing_desk.ui.crash import CrashReporter, redact
+from billing_desk.ui.crash import CrashDialog, CrashReporter, redact
 from billing_desk.ui.operations import OperationRunner
 from tests.gui.conftest import ExpectedLogs
 
@@ -87,3 +88,24 @@ def test_redact_masks_keys_and_url_passwords() -> None:
     assert redact("postgresql+psycopg://bob:hunter2@db:5432/x") == (
         "postgresql+psycopg://bob:***@db:5432/x"
     )
+
+
+def test_the_crash_dialog_names_the_report_and_shows_no_traceback(
+    qtbot: QtBot, crash_dir: Path, expect_log: ExpectedLogs
+) -> None:
+    expect_log("crash report saved")
+    reporter = CrashReporter(crash_dir)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        path = reporter.report(exc)
+    dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, CrashDialog)]
+    assert len(dialogs) == 1
+    dialog = dialogs[0]
+    qtbot.addWidget(dialog)
+    texts = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert str(path) in texts
+    assert "Traceback" not in texts
+    assert "boom" not in texts
+    assert "Traceback" in path.read_text()
+    dialog.reject()

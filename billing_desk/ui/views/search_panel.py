@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -32,7 +32,7 @@ from billing_desk.ui.bus import CORRECTIONS, LINES, STRIPE, SYNC, Change, Change
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.models.search_results import SearchResult, SearchResultsModel
 from billing_desk.ui.operations import OperationRunner
-from billing_desk.ui.theme import accent
+from billing_desk.ui.theme import accent, is_dark
 
 Index = QModelIndex | QPersistentModelIndex
 DEBOUNCE_MS = 5  # coalesces a burst of keys in one event batch; in-flight coalescing does the rest
@@ -86,7 +86,8 @@ class ResultDelegate(QStyledItemDelegate):
             painter.setBrush(colour)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
-            painter.setPen(Qt.GlobalColor.white)
+            # The dark palette's accents are light: dark lettering keeps the contrast.
+            painter.setPen(QColor("#16181c") if is_dark() else QColor("#ffffff"))
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, badge.text)
             right -= width + 4
         hit = result.hit
