@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from billing_desk.domain.errors import InvalidInput
-from billing_desk.store.search import Candidate, CustomerSearch, Match
+from billing_desk.store.search import CustomerSearch, Match
 from billing_desk.store.uow import UnitOfWork
 
 DEFAULT_LIMIT = 20
@@ -95,22 +95,14 @@ def search_customers(uow: UnitOfWork, query: str, limit: int = DEFAULT_LIMIT) ->
     parsed = parse_query(query)
     if parsed is None:
         return []
-    search = CustomerSearch(uow.session)
     hits: dict[str, CustomerHit] = {}
-
-    def take(candidates: list[Candidate]) -> bool:
-        """Keep the new ones; True once `limit` hits are in hand."""
-        for found in candidates:
-            if len(hits) >= limit:
-                break
-            if found.id not in hits:
-                hits[found.id] = CustomerHit(
-                    found.id, found.name, found.email, found.stripe_customer_id, found.match
-                )
-        return len(hits) >= limit
-
-    # Each index is read for `limit` candidates: after dropping those a better tier already
-    # holds, the `limit - len(hits)` still wanted remain whenever the tier has that many.
-    if not take(search.identifiers(parsed.text, limit)):
-        take(search.words(parsed.words, limit))
+    # Best first; each index was read for `limit` candidates, so after dropping those a better
+    # tier already holds, the `limit - len(hits)` still wanted remain whenever a tier has them.
+    for found in CustomerSearch(uow.session).candidates(parsed.text, parsed.words, limit):
+        if len(hits) == limit:
+            break
+        if found.id not in hits:
+            hits[found.id] = CustomerHit(
+                found.id, found.name, found.email, found.stripe_customer_id, found.match
+            )
     return list(hits.values())

@@ -1,8 +1,8 @@
 """Customer search queries: each ranking tier's candidates, from an index, never a table scan.
 
-Every statement reads at most `limit` candidates per index in that index's own order (a B-tree
-range, the FTS5 rowid order, the word table's order) and returns them ordered by lowercased
-name, then id.
+The statement reads at most `limit` candidates per index in that index's own order (a B-tree
+range, the FTS5 rowid order, the word table's order) and returns them ordered by tier, then
+lowercased name, then id.
 The structures behind them are created by migration 0002 (see its docstring for the choice).
 User text only ever reaches the database as bound parameters; FTS5 query strings are built
 from quoted strings, so no input can be read as FTS5 syntax.
@@ -163,11 +163,10 @@ def _ranked(arms: Sequence[Rows]) -> Rows:
 # caching a statement costs more than running it on these indexes.
 
 
-@functools.cache
-def identifiers_statement(dialect: str) -> Rows:
-    """Tiers 0 and 1 in one round trip: up to :limit customers per field whose id, email or
-    Stripe id is :text, then per field whose name, id, email or Stripe id starts with :text or
-    whose email's domain starts with :domain, all ignoring case."""
+def _identifier_arms(dialect: str) -> list[Rows]:
+    """Tiers 0 and 1: up to :limit customers per field whose id, email or Stripe id is :text,
+    and per field whose name, id, email or Stripe id starts with :text or whose email's domain
+    starts with :domain, all ignoring case."""
     c = _customers.c
     text = func.lower(bindparam("text", type_=String))
     domain_key: ColumnElement[str] = literal_column(_DOMAIN[dialect])
@@ -175,7 +174,7 @@ def identifiers_statement(dialect: str) -> Rows:
         domain_key = collate(domain_key, "C")
     id_key, email_key = _key(dialect, c.id), _key(dialect, c.email)
     name_key, stripe_key = _key(dialect, c.name), _key(dialect, c.stripe_customer_id)
-    arms = [
+    return [
         _row(dialect, match)
         .where(condition)
         .order_by(key, c.id)
@@ -195,7 +194,6 @@ def identifiers_statement(dialect: str) -> Rows:
             (Match.STRIPE_ID_PREFIX, stripe_key, _starts_with_param(dialect, stripe_key, "text")),
         )
     ]
-    return _ranked(arms)
 
 
 def fts5_words_query(words: Sequence[str]) -> str:
@@ -228,10 +226,9 @@ def driver_counts_statement(n_words: int) -> Select[Any]:
     return select(*counts)
 
 
-@functools.cache
-def words_statement(dialect: str, n_words: int = 1, driver: int = 0) -> Rows:
-    """Up to :limit customers with, for every query word, a word of the name starting with it
-    (any order).
+def _words_arm(dialect: str, n_words: int, driver: int) -> Rows:
+    """Tier 2: up to :limit customers with, for every query word, a word of the name starting
+    with it (any order).
 
     SQLite asks FTS5 (:fts, from `fts5_words_query`). PostgreSQL scans the word table's range of
     word :w<driver> (the rarest: see `driver_counts_statement`) in index order and checks the
@@ -265,8 +262,17 @@ def words_statement(dialect: str, n_words: int = 1, driver: int = 0) -> Rows:
     return row.order_by(_key(dialect, _customers.c.name), _customers.c.id).limit(limit)
 
 
+@functools.cache
+def search_statement(dialect: str, n_words: int = 1, driver: int = 0) -> Rows:
+    """Every tier in one statement, one round trip per keystroke: the candidates ordered by
+    tier, lowercased name, id (a customer may appear in several arms; the best comes first).
+    Reading the words index when the identifiers already fill the limit costs less than a
+    second round trip when they do not, which is the usual case (an exact hit is one row)."""
+    return _ranked([*_identifier_arms(dialect), _words_arm(dialect, n_words, driver)])
+
+
 class CustomerSearch:
-    """Runs the tier statements on a session; each returns candidates best first."""
+    """Runs the search statement on a session."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -278,24 +284,19 @@ class CustomerSearch:
             for row in self._session.execute(statement, params)
         ]
 
-    def identifiers(self, text: str, limit: int) -> list[Candidate]:
-        """Tiers 0 and 1 (see `identifiers_statement`)."""
+    def candidates(self, text: str, words: Sequence[str], limit: int) -> list[Candidate]:
+        """Up to `limit` candidates per index (see `search_statement`), best first."""
         # "@example.com" is how a domain is written after an address.
         domain = text.lstrip("@")
         params: dict[str, Any] = {"text": text, "domain": domain, "limit": limit}
-        if _is_pg(self.dialect):
-            params |= {"text_like": like_prefix(text), "domain_like": like_prefix(domain)}
-        return self._run(identifiers_statement(self.dialect), params)
-
-    def words(self, words: Sequence[str], limit: int) -> list[Candidate]:
-        """Tier 2 (see `words_statement`)."""
         if not _is_pg(self.dialect):
-            params: dict[str, Any] = {"fts": fts5_words_query(words), "limit": limit}
-            return self._run(words_statement(self.dialect), params)
-        params = {**_word_params(words), "limit": limit}
+            params["fts"] = fts5_words_query(words)
+            return self._run(search_statement(self.dialect), params)
+        params |= {"text_like": like_prefix(text), "domain_like": like_prefix(domain)}
+        params |= _word_params(words)
         driver = 0
         if len(words) > 1:
             counts = self._session.execute(driver_counts_statement(len(words)), params).one()
             # The rarest word; among equally common ones the longest, which narrows most.
             driver = min(range(len(words)), key=lambda i: (counts[i], -len(words[i]), i))
-        return self._run(words_statement(self.dialect, len(words), driver), params)
+        return self._run(search_statement(self.dialect, len(words), driver), params)

@@ -17,7 +17,7 @@ from billing_desk.services.search import search_customers
 from billing_desk.store.uow import UnitOfWork
 from tests.integration.test_search import PEOPLE, add_customers
 
-# One query per shape; each finds few rows, so every tier runs.
+# One query per shape (every statement holds every tier).
 SHAPES = {
     "customer id": "c0000001",
     "exact email": "sarah.smith123@example.com",
@@ -105,5 +105,5 @@ def test_no_query_shape_scans_a_table(engine: Engine) -> None:
             with engine.connect() as conn, conn.begin():
                 assert explain(conn, statement, parameters) == [], (shape, statement)
             checked += 1
-    # Two statements for each shape: identifiers (exact and prefix), then words of the name.
-    assert checked >= 2 * len(SHAPES)
+    # The search statement for each shape, and PostgreSQL's word counts for several words.
+    assert checked >= len(SHAPES)
