@@ -40,7 +40,7 @@ from billing_desk.ui.sync_panel import SyncPanel
 from billing_desk.ui.sync_panel_reads import read_sync_figures
 from billing_desk.ui.sync_panel_status import SyncNotifier, SyncStatusWidget
 from billing_desk.ui.sync_worker import SyncThread, SyncWorker
-from billing_desk.ui.theme import accent
+from billing_desk.ui.theme import accent, follow_palette
 from billing_desk.ui.views.customer_page import CustomerPage
 from billing_desk.ui.views.search_panel import SearchPanel
 from billing_desk.ui.workspace import Workspace
@@ -122,9 +122,13 @@ class MainWindow(QMainWindow):
             self.banner.setAccessibleName("Workspace banner")
             self.banner.setWordWrap(True)
             self.banner.setMargin(6)
-            self.banner.setStyleSheet(
-                f"background: {accent('banner').name()}; color: {accent('banner_text').name()};"
-                "font-weight: bold; border-radius: 4px;"
+            banner = self.banner
+            follow_palette(
+                banner,
+                lambda: banner.setStyleSheet(
+                    f"background: {accent('banner').name()}; "
+                    f"color: {accent('banner_text').name()}; font-weight: bold; border-radius: 4px;"
+                ),
             )
             layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)

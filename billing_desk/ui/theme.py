@@ -6,9 +6,11 @@ switches when the system switches between light and dark.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 _LIGHT = {
     QPalette.ColorRole.Window: "#f4f5f7",
@@ -88,6 +90,48 @@ def palette_for(dark: bool) -> QPalette:
     return palette
 
 
+class _ThemeSignals(QObject):
+    flipped = Signal(bool)  # dark
+
+
+_signals: _ThemeSignals | None = None
+
+
+def _theme_signals() -> _ThemeSignals:
+    global _signals
+    if _signals is None:
+        _signals = _ThemeSignals()
+    return _signals
+
+
+def apply_palette(app: QApplication, palette: QPalette) -> None:
+    """Set the application's palette and tell the widgets that follow it if light/dark flipped."""
+    was_dark = is_dark()
+    app.setPalette(palette)
+    if is_dark() != was_dark:
+        _theme_signals().flipped.emit(is_dark())
+
+
+class _PaletteWatcher(QObject):
+    """Restyles one widget when the theme flips; a child of it, so it goes when the widget goes
+    (and with it the connection)."""
+
+    def __init__(self, widget: QWidget, restyle: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._restyle = restyle
+        _theme_signals().flipped.connect(self._on_theme_flipped)
+
+    def _on_theme_flipped(self, _dark: bool) -> None:
+        self._restyle()
+
+
+def follow_palette(widget: QWidget, restyle: Callable[[], None]) -> None:
+    """Run `restyle` now and whenever the theme flips between light and dark, for widgets whose
+    style sheet names accent colours."""
+    restyle()
+    _PaletteWatcher(widget, restyle)
+
+
 class ThemeFollower(QObject):
     """Applies the palette matching the system scheme now and whenever the system switches."""
 
@@ -99,7 +143,7 @@ class ThemeFollower(QObject):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_hints_color_scheme_changed)
 
     def apply(self) -> None:
-        self._app.setPalette(palette_for(system_prefers_dark()))
+        apply_palette(self._app, palette_for(system_prefers_dark()))
 
     def _on_hints_color_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
         self.apply()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, func, select
 
@@ -20,6 +22,7 @@ from billing_desk.ui.main_window import MainWindow
 from billing_desk.ui.models.search_results import SearchResult
 from billing_desk.ui.persist import UiState
 from billing_desk.ui.sync_worker import WorkerOptions
+from billing_desk.ui.theme import ACCENTS, apply_palette, palette_for
 from billing_desk.ui.workspace import Workspace
 from tests.conftest import StripeSandbox
 from tests.gui import seed
@@ -274,4 +277,32 @@ def test_interventions_follow_the_invoice_and_the_approvals_tab_counts(
     qtbot.wait_until(dialog.isVisible)
     assert dialog.windowTitle().startswith("Adjust a line — Ember Foods")
     dialog.reject()
+    _close(qtbot, window)
+
+
+def test_the_window_follows_a_switch_to_the_dark_palette(
+    qtbot: QtBot,
+    qapp: QApplication,
+    store: Engine,
+    ui_state: UiState,
+    crash_reporter: CrashReporter,
+) -> None:
+    secrets = MemorySecrets()
+    workspace = Workspace(
+        store, "sqlite:///desk", "lead.lee", "http://127.0.0.1:9", secrets, banner="Demo workspace"
+    )
+    window = MainWindow(workspace, ui_state, crash_reporter, start_worker=False)
+    qtbot.addWidget(window)
+    window.show()
+    light = qapp.palette()
+    try:
+        apply_palette(qapp, palette_for(True))
+        dark_banner = ACCENTS["banner"][1]
+        qtbot.wait_until(lambda: dark_banner in window.banner.styleSheet())
+        qtbot.wait_until(
+            lambda: window.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        )
+    finally:
+        apply_palette(qapp, light)
+    qtbot.wait_until(lambda: ACCENTS["banner"][0] in window.banner.styleSheet())
     _close(qtbot, window)

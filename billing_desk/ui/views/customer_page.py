@@ -25,7 +25,7 @@ from billing_desk.ui.models.side_by_side import LineRow
 from billing_desk.ui.operations import OperationRunner
 from billing_desk.ui.persist import UiState
 from billing_desk.ui.sync_worker import SyncWorker
-from billing_desk.ui.theme import accent
+from billing_desk.ui.theme import accent, follow_palette
 from billing_desk.ui.views.customer_header import CustomerHeader
 from billing_desk.ui.views.drilldown import DrilldownDialog
 from billing_desk.ui.views.side_by_side import SideBySideView
@@ -70,16 +70,12 @@ class CustomerPage(QWidget):
         self.notice.setAccessibleName("Notice")
         self.notice.setWordWrap(True)
         self.notice.setMargin(6)
-        self.notice.setStyleSheet(
-            f"background: {accent('banner').name()}; color: {accent('banner_text').name()};"
-            "border-radius: 4px;"
-        )
         self.notice.hide()
         self.waiting = QLabel()
         self.waiting.setAccessibleName("Corrections waiting")
         self.waiting.setWordWrap(True)
-        self.waiting.setStyleSheet(f"color: {accent('stripe_only').name()};")
         self.waiting.hide()
+        follow_palette(self, self._restyle)
         self.side_by_side = SideBySideView(ui_state)
         self.side_by_side.line_opened.connect(self._on_side_by_side_line_opened)
         self.side_by_side.selection_changed.connect(self.context_changed)
@@ -113,6 +109,14 @@ class CustomerPage(QWidget):
         self._tick.timeout.connect(self._on_tick_timeout)
         self._tick.start()
         bus.changed.connect(self._on_bus_changed)
+
+    def _restyle(self) -> None:
+        self.notice.setStyleSheet(
+            f"background: {accent('banner').name()}; color: {accent('banner_text').name()};"
+            "border-radius: 4px;"
+        )
+        self.waiting.setStyleSheet(f"color: {accent('stripe_only').name()};")
+        self.header.tick()
 
     # Wiring
 
