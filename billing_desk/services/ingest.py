@@ -467,18 +467,15 @@ class _Run:
         """The block's rows whose customer is imported and bills in the row's currency."""
         customers = self.customers
         rows = block.rows
-        get = customers.get
-        if all([get(row[1]) == row[6] for row in rows]):
-            return rows, block.numbers  # the common case: every customer already known
-        wanted = {row[1] for row in rows}
-        unknown = wanted - customers.keys()
+        unknown = {row[1] for row in rows if row[1] not in customers}
         if unknown:
             if len(customers) + len(unknown) > CUSTOMER_CACHE:
                 customers.clear()
-                unknown = wanted
+                unknown = {row[1] for row in rows}
             customers.update(self.store.customer_currencies(unknown))
+        get = customers.get
         if all([get(row[1]) == row[6] for row in rows]):
-            return rows, block.numbers
+            return rows, block.numbers  # the common case
         kept: list[IncrementRow] = []
         numbers: list[int] = []
         for row, number in zip(rows, block.numbers, strict=True):
