@@ -31,8 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if GUI_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
-            # The offscreen platform cannot tell a window manager about size hints; harmless.
-            item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
+            # The offscreen platform has no window manager to take size hints or raise a window.
+            item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints", "support raise"))
 
 
 class _Collector(logging.Handler):
