@@ -317,9 +317,11 @@ class IncrementParser:
 
     @staticmethod
     def _string(value: Any, field: str) -> str:
-        if type(value) is str:
-            return value
-        raise RowInvalid(f"must be a string, not {_json_type(value)}", field)
+        if type(value) is not str:
+            raise RowInvalid(f"must be a string, not {_json_type(value)}", field)
+        if "\x00" in value:  # PostgreSQL text cannot hold it; refused on both backends
+            raise RowInvalid("contains a NUL character (\\u0000)", field)
+        return value
 
     @staticmethod
     def _check_event_id(event_id: str) -> None:

@@ -77,6 +77,8 @@ def _text(fields: dict[str, Any], name: str) -> str | None:
         return None
     if type(value) is not str:
         raise RowInvalid(f"must be a string, not {json_type(value)}", name)
+    if "\x00" in value:  # PostgreSQL text cannot hold it; refused on both backends
+        raise RowInvalid("contains a NUL character (\\u0000)", name)
     return value
 
 

@@ -276,3 +276,14 @@ def test_non_utf8_and_overlong_lines_are_rejected_by_number(store: Engine) -> No
         "u.jsonl:4: line is longer than 65536 bytes",
         "u.jsonl:5: empty line",
     ]
+
+
+def test_values_that_need_escaping_are_stored_as_given(store: Engine) -> None:
+    odd = 'Tab\there, back\\slash, "quoted", new\nline, \\N, ünïcödé'
+    rows = [inc("e1", description=odd), inc("e\t2", description="plain")]
+    summary, rejects = run(store, ("u.jsonl", jsonl(rows)))
+    assert (summary.accepted, rejects) == (2, [])
+    with UnitOfWork(store) as uow:
+        stored = dict(uow.session.execute(select(Increment.event_id, Increment.description)).all())
+    assert stored == {"e1": odd, "e\t2": "plain"}
+    assert next(iter(lines(store).values())).description == odd

@@ -116,6 +116,7 @@ def test_defaults_and_canonical_forms() -> None:
         (line(occurred_at="2026-02-30T00:00:00Z"), "occurred_at", "not a valid date"),
         (line(occurred_at="2026-01-31T23:30:00+25:00"), "occurred_at", "impossible UTC offset"),
         (line(occurred_at=1767225600), "occurred_at", "must be a string"),
+        (line(description="nul\u0000"), "description", "contains a NUL character"),
         ("", None, "empty line"),
         ("   ", None, "empty line"),
         ("{not json", None, "not valid JSON"),
