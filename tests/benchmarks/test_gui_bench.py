@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -476,6 +477,70 @@ def test_ui_thread_never_stalls_during_a_close_out(
     assert calls >= expected
     assert max(beat.gaps) <= 0.050
     engine.dispose()
+
+
+def test_closing_mid_sync_stops_the_worker_within_5_s(
+    bench_size: str, sandbox_process: str, ui_state: object, tmp_path: Path, qapp: QApplication
+) -> None:
+    from billing_desk.sandbox import SandboxAdmin, new_test_key
+    from billing_desk.services.close import close_period
+    from billing_desk.store.migrate import open_store
+    from billing_desk.store.uow import UnitOfWork
+    from billing_desk.sync.context import EngineConfig
+    from billing_desk.ui.sync_worker import WorkerOptions
+    from tests.gui import seed
+
+    customers, lines = CLOSE_OUT[bench_size]
+    engine = open_store(f"sqlite:///{tmp_path / 'stop.sqlite3'}")
+    seed.add_customers(engine, [seed.customer(i, f"Stop Co {i}") for i in range(customers)])
+    for k in range(lines):
+        for i in range(customers):
+            seed.add_usage(engine, f"c-{i:04d}", f"item.{k}", [1 + k], unit_amount="100")
+    with UnitOfWork(engine, write=True) as uow:
+        close_period(uow, seed.PERIOD, datetime.now(UTC), timedelta(days=1))
+    key = new_test_key()
+    SandboxAdmin(sandbox_process, key).configure(latency_ms=120)  # requests are in flight
+    options = WorkerOptions(engine=EngineConfig(rate_limit=80.0), events_every_s=3600)
+
+    def close_timed(window: object) -> float:
+        started = time.perf_counter()
+        _close(window)
+        return time.perf_counter() - started
+
+    idle_window = _main_window(engine, ui_state, tmp_path)
+    _idle(idle_window)
+    idle = close_timed(idle_window)
+    stops = []
+    for _ in range(3):
+        window = _main_window(engine, ui_state, tmp_path, key, sandbox_process, True, options)
+        progress: list[int] = []
+        window.sync_progress.connect(partial(_record, progress))  # type: ignore[attr-defined]
+        deadline = time.perf_counter() + 60
+        while (not progress or progress[-1] < 10) and time.perf_counter() < deadline:
+            _spin(0.05)
+        assert progress, "the worker never started pushing"
+        stops.append(close_timed(window))
+        assert not window.sync_thread.running  # type: ignore[attr-defined]
+    engine.dispose()
+    _table(
+        "Closing the window in the middle of a close-out (3 times; 120 ms Stripe latency)",
+        ("window", "worst", "median", "target", "ratio to an idle window"),
+        [
+            (
+                "mid-sync",
+                _ms(max(stops)),
+                _ms(statistics.median(stops)),
+                "<= 5000 ms",
+                f"{max(stops) / idle:.1f}x",
+            ),
+            ("idle (no worker)", _ms(idle), _ms(idle), "", "1.0x"),
+        ],
+    )
+    assert max(stops) <= 5.0
+
+
+def _record(into: list[int], done: int, _total: int) -> None:
+    into.append(done)
 
 
 def _spin(seconds: float) -> None:

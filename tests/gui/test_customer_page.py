@@ -171,3 +171,24 @@ def test_stripe_unreachable_keeps_the_cached_view_and_says_so(
     finally:
         with qtbot.wait_signal(thread.finished, timeout=10_000):
             thread.stop()
+
+
+def test_the_period_selector_shows_each_period(
+    qtbot: QtBot, store: Engine, runner: OperationRunner, ui_state: UiState
+) -> None:
+    seed.add_customers(store, [seed.customer(4, "Delta Robotics")])
+    seed.add_usage(store, "c-0004", "api.calls", [10], unit_amount="2", period="2026-09")
+    seed.add_usage(store, "c-0004", "seats", [3], unit_amount="1200", period="2026-10")
+    page = _page(qtbot, store, runner, ui_state)
+    with qtbot.wait_signal(page.customer_loaded):
+        page.open_customer("c-0004")
+    combo = page.header.period
+    assert [combo.itemText(i) for i in range(combo.count())] == ["2026-10", "2026-09"]
+    assert list(_statuses(page)) == ["seats"]
+    with qtbot.wait_signal(page.customer_loaded):
+        combo.setCurrentIndex(1)
+        combo.activated.emit(1)
+    assert page.period == "2026-09"
+    assert list(_statuses(page)) == ["api.calls"]
+    assert combo.currentText() == "2026-09"
+    qtbot.wait_until(lambda: not runner.busy)

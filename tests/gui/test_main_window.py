@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, func, select
@@ -139,7 +139,37 @@ def test_search_as_you_type_shows_each_badge(
     assert badges[badged["plain"]] == []
     spoken = model.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole)
     assert "Baker" in spoken
+    # The customer whose period is closed: its draft, its deadline, its Stripe pages.
+    with qtbot.wait_signal(window.customer.customer_loaded):
+        window.open_customer(badged["due"])
+    header = window.customer.header
+    assert header.status.text().startswith("Stripe invoice: Draft · total 6.00 USD")
+    assert header.deadline.text().startswith("Finalizes in 23 h")
+    opened: list[str] = []
+    handler = _UrlCatcher(opened)
+    QDesktopServices.setUrlHandler("https", handler, "catch")
+    try:
+        links = header.links.text()
+        assert "Invoice in Stripe Dashboard" in links
+        invoice_url = links.split('href="')[2].split('"')[0]
+        header.links.linkActivated.emit(invoice_url)
+    finally:
+        QDesktopServices.unsetUrlHandler("https")
+    assert opened == [invoice_url]
+    assert invoice_url.startswith("https://dashboard.stripe.com/test/invoices/in_")
     _close(qtbot, window)
+
+
+class _UrlCatcher(QObject):
+    """Stands in for the desktop's browser (QDesktopServices.setUrlHandler)."""
+
+    def __init__(self, opened: list[str]) -> None:
+        super().__init__()
+        self._opened = opened
+
+    @Slot(QUrl)
+    def catch(self, url: QUrl) -> None:
+        self._opened.append(url.toString())
 
 
 def test_typing_on_shows_only_the_latest_results_and_enter_opens_the_first(
