@@ -11,6 +11,7 @@ Values cross this boundary in one form for both backends: decimals as canonical 
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,7 +105,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-class LedgerStore:
+class LedgerStore(ABC):
     """Bulk reads and writes of the ledger inside one unit of work (`for_session`)."""
 
     def __init__(self, session: Session) -> None:
@@ -142,32 +143,34 @@ class LedgerStore:
 
     # -- the bulk path, per backend -----------------------------------------------------------
 
+    @abstractmethod
     def prepare_ingest(self) -> None:
         """Ready the transaction for one ingest call (which must run alone: lines are read,
         summed in Python and written back)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def customer_currencies(self, ids: Collection[str]) -> dict[str, str]:
         """{customer id: currency} for those of `ids` that are imported customers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def existing_events(self, event_ids: Sequence[str]) -> dict[str, IncrementRow]:
         """The stored content of those of `event_ids` already ingested."""
-        raise NotImplementedError
 
+    @abstractmethod
     def insert_increments(self, rows: Sequence[IncrementRow], batch_id: int) -> bool:
         """Insert all rows, or none of them and return False if an event_id already exists."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch_lines(self, keys: Sequence[LineKey]) -> dict[LineKey, LineState]:
-        raise NotImplementedError
+        """The stored usage lines among `keys` (locked for this transaction)."""
 
+    @abstractmethod
     def new_line_ids(self, count: int) -> list[int]:
         """Ids for new lines (the write transaction is held, so they stay ours)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write_lines(self, writes: Sequence[LineWrite], batch_id: int, now: str) -> None:
-        raise NotImplementedError
+        """Insert the new lines and update the others, stamping them with `batch_id`."""
 
     def _cursor(self) -> Any:
         return self.raw.cursor()
