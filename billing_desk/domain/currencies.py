@@ -12,8 +12,9 @@ This is the one place that knows Stripe's currency rules (https://docs.stripe.co
     (https://support.stripe.com/questions/deprecation-of-fractional-isk-charges-and-refunds).
   - HUF and TWD are two-decimal for charges and invoices; only payouts are whole units
     (divisible by 100), which Billing Desk never makes, so `payout_step` records it.
-  - UGX is on the zero-decimal list (500 = 500 UGX); integrations written before Stripe moved it
-    there multiplied by 100 — Billing Desk does not.
+  - UGX is on the zero-decimal list, yet the special-cases table says that for backwards
+    compatibility the API still takes it as a two-decimal value whose decimals are always 00
+    ("to charge 5 UGX, provide an amount value of 500"): the same rule as ISK.
 
 The table below is Stripe's presentment currencies (card payments) as of 2026; a currency not in
 it is refused at the boundary (`currency()` raises `InvalidInput`).
@@ -51,6 +52,7 @@ def _codes(text: str) -> frozenset[str]:
 
 ZERO_DECIMAL = _codes("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf")
 THREE_DECIMAL = _codes("bhd jod kwd omr tnd")
+# Stripe's own lists. UGX is on the zero-decimal one but its API form is two-decimal (_SPECIAL).
 # Two-decimal currencies Stripe presents (card payments), ISO 4217 codes in lower case.
 _TWO_DECIMAL = _codes(
     """
@@ -63,8 +65,9 @@ _TWO_DECIMAL = _codes(
     """
 )
 _SPECIAL = {
-    # Whole krónur only for charges, though still two-decimal in the API (see module docstring).
+    # Whole units only, though still two-decimal in the API (see the module docstring).
     "isk": Currency("isk", 2, step=100, payout_step=100),
+    "ugx": Currency("ugx", 2, step=100, payout_step=100),
     # Two-decimal charges, whole-unit payouts.
     "huf": Currency("huf", 2, payout_step=100),
     "twd": Currency("twd", 2, payout_step=100),
