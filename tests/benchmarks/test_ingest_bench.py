@@ -41,7 +41,7 @@ from tests.benchmarks import datagen
 
 SIZES = {
     # customers, increments, (memory probe sizes)
-    "smoke": (20_000, 200_000, (50_000, 200_000)),
+    "smoke": (10_000, 200_000, (50_000, 200_000)),
     "full": (100_000, 1_000_000, (250_000, 1_000_000)),
 }
 SIZE = os.environ.get("BILLING_DESK_BENCH_SIZE", "smoke")
