@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import stripe
 
 from billing_desk.sandbox import new_test_key
@@ -110,6 +111,7 @@ def sequential(base: str, customers: int) -> tuple[int, float]:
     return calls, time.perf_counter() - started
 
 
+@pytest.mark.timeout(3600)
 def test_closeout_is_bound_by_the_rate_limit(bench_size: str, tmp_path: Path) -> None:
     customers, sample, _ = SIZES[bench_size]
     with sandbox_process(RATE, LATENCY_MS) as base:
@@ -134,6 +136,7 @@ def test_closeout_is_bound_by_the_rate_limit(bench_size: str, tmp_path: Path) ->
     assert wall <= 1.15 * bound
 
 
+@pytest.mark.timeout(1800)
 def test_worker_memory_is_flat_in_customers(bench_size: str, tmp_path: Path) -> None:
     small, large = SIZES[bench_size][2]
     peaks = {}
