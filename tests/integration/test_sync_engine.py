@@ -14,6 +14,13 @@ from billing_desk.domain.settings import Settings
 from billing_desk.services.close import close_period
 from billing_desk.store.models import Customer, Line, OutboxOperation
 from billing_desk.store.models.sync import PeriodInvoice, SyncApiCalls, SyncWorker
+from billing_desk.store.sync_ops import (
+    credit_note_key,
+    operation_outcome,
+    queue_credit_note,
+    queue_void_invoice,
+    void_invoice_key,
+)
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy, StripeKeyRejected
 from billing_desk.sync.clock import SystemClock
@@ -235,3 +242,55 @@ def test_calls_are_counted_per_endpoint_and_hour(engine: Engine, stripe_sandbox:
         counts = {r.endpoint: r.calls for r in uow.session.scalars(select(SyncApiCalls))}
     assert counts == {"POST /v1/customers": 2, "POST /v1/invoiceitems": 4}
     assert sum(stripe_sandbox.admin.counts().values()) == 6
+
+
+def test_credit_notes_and_voids_queued_by_corrections_report_their_outcome(
+    engine: Engine, stripe_sandbox: Any
+) -> None:
+    seeded = seed(engine, customers=2, lines_per_customer=2)
+    sync = make_engine(engine, stripe_sandbox)
+    with UnitOfWork(engine, write=True) as uow:
+        close_period(uow, "2026-10", sync.clock.now(), timedelta(0))
+    run(sync.run_once(close_period="2026-10"))
+    run(sync.run_once())
+    with UnitOfWork(engine, write=True) as uow:
+        invoices = {
+            pi.customer_id: pi.stripe_invoice_id
+            for pi in uow.session.scalars(select(PeriodInvoice))
+        }
+        first, second = seeded.customers
+        queue_credit_note(
+            uow.session,
+            first,
+            {
+                "invoice": invoices[first] or "",
+                "amount": 150,
+                "reason": "goodwill",
+                "memo": "Sorry for the outage",
+                "correction_id": 41,
+                "credit_to": "pre_payment",
+            },
+            sync.clock.now(),
+        )
+        queue_void_invoice(
+            uow.session,
+            second,
+            {"invoice": invoices[second] or "", "correction_id": 42},
+            sync.clock.now(),
+        )
+        uow.commit()
+    summary = run(sync.run_once())
+    assert summary.pending == summary.needs_attention == 0
+    client = stripe_sandbox.client()
+    with UnitOfWork(engine) as uow:
+        credit = operation_outcome(uow.session, credit_note_key(41))
+        voided = operation_outcome(uow.session, void_invoice_key(42))
+        status = {pi.customer_id: pi.status for pi in uow.session.scalars(select(PeriodInvoice))}
+    assert credit is not None
+    assert credit.state == "done"
+    note = client.v1.credit_notes.retrieve(credit.stripe_object_id)
+    assert (note.amount, note.invoice, note.memo) == (150, invoices[first], "Sorry for the outage")
+    assert voided is not None
+    assert voided.state == "done"
+    assert client.v1.invoices.retrieve(invoices[second]).status == "void"
+    assert status[second] == "void"
