@@ -19,6 +19,7 @@ from typing import IO, Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from billing_desk.cli.context import Context
+from billing_desk.cli.corrections_cmd import actor
 from billing_desk.domain.errors import ConfigurationError, UsageError
 from billing_desk.services.ingest import Reject, Source, ingest
 from billing_desk.store.migrate import describe_db_error
@@ -61,7 +62,7 @@ def _ingest(ctx: Context, args: argparse.Namespace) -> int:
             summary = ingest(
                 uow,
                 sources,
-                actor=ctx.user,
+                actor=actor(ctx, uow, args),
                 skip_invalid=args.skip_invalid,
                 on_reject=on_reject,
                 on_progress=None if progress is None else progress.update,
