@@ -60,9 +60,30 @@ def add_usage(
     tag: str = "",
 ) -> None:
     """One increment per hour of the period, from hour `start`."""
+    rows = usage_rows(customer_id, item, quantities, unit_amount, description, period, start, tag)
+    ingest_rows(engine, rows)
+
+
+def ingest_rows(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
+    """Usage rows (as `usage_rows` makes them) in one ingest call."""
+    with UnitOfWork(engine, write=True) as uow:
+        summary = ingest(uow, [_jsonl(rows, "usage.jsonl")], actor="platform")
+    assert summary.rejected == 0, summary
+
+
+def usage_rows(
+    customer_id: str,
+    item: str,
+    quantities: Sequence[str | int],
+    unit_amount: str = "50",
+    description: str | None = None,
+    period: str = PERIOD,
+    start: int = 0,
+    tag: str = "",
+) -> list[dict[str, Any]]:
     year, month = (int(p) for p in period.split("-"))
     base = datetime(year, month, 1, tzinfo=UTC)
-    rows = [
+    return [
         {
             "event_id": f"{customer_id}-{item}-{tag}{start + k}",
             "customer": customer_id,
@@ -75,9 +96,6 @@ def add_usage(
         }
         for k, q in enumerate(quantities)
     ]
-    with UnitOfWork(engine, write=True) as uow:
-        summary = ingest(uow, [_jsonl(rows, "usage.jsonl")], actor="platform")
-    assert summary.rejected == 0, summary
 
 
 def push(engine: Engine, url: str, key: str, customer_id: str | None = None) -> PassSummary:
