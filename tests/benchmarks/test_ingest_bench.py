@@ -62,7 +62,22 @@ class Row:
     backend: str
     what: str
     rows_per_s: float
+    # Rows per second of this process's CPU time (all threads): what the figure would be on an
+    # otherwise idle machine with one core, so a busy machine's figures can be read.
+    cpu_rows_per_s: float | None = None
     note: str = ""
+
+
+class _Clock:
+    """Wall and CPU time of a block."""
+
+    def __enter__(self) -> _Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
 
 
 @pytest.fixture(scope="module")
@@ -99,19 +114,17 @@ def _fresh_copy(template: Path, name: str) -> Path:
     return target
 
 
-def _ingest_rate(url: str, increments: Path) -> tuple[float, int, int]:
-    """(increments/s, accepted, lines) of one ingest call, timed from open to commit."""
+def _ingest_rate(url: str, increments: Path) -> tuple[_Clock, int, int]:
+    """(timing, accepted, lines) of one ingest call, timed from open to commit."""
     engine = create_store_engine(url)
     try:
-        started = time.perf_counter()
-        with UnitOfWork(engine, write=True) as uow, increments.open("rb") as f:
+        with _Clock() as clock, UnitOfWork(engine, write=True) as uow, increments.open("rb") as f:
             summary = ingest(uow, [Source(increments.name, f)], actor="bench")
-        elapsed = time.perf_counter() - started
         with engine.connect() as conn:
             lines = conn.exec_driver_sql("SELECT count(*) FROM lines").scalar_one()
     finally:
         engine.dispose()
-    return summary.accepted / elapsed, summary.accepted, int(lines)
+    return clock, summary.accepted, int(lines)
 
 
 def _rows(increments: Path) -> list[tuple[Any, ...]]:
@@ -136,7 +149,7 @@ def _rows(increments: Path) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _sqlite_baseline(store: Path, rows: list[tuple[Any, ...]]) -> float:
+def _sqlite_baseline(store: Path, rows: list[tuple[Any, ...]]) -> _Clock:
     """executemany into a table shaped like `increments` (same key, index, WAL, FULL sync)."""
     conn = sqlite3.connect(store, isolation_level=None)
     try:
@@ -147,11 +160,11 @@ def _sqlite_baseline(store: Path, rows: list[tuple[Any, ...]]) -> float:
             "description, quantity, unit_amount, currency, occurred_at, batch_id) WITHOUT ROWID"
         )
         conn.execute("CREATE INDEX ix_bare ON bare_increments (customer_id, occurred_at)")
-        started = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO bare_increments VALUES (?,?,?,?,?,?,?,?,?)", rows)
-        conn.execute("COMMIT")
-        return len(rows) / (time.perf_counter() - started)
+        with _Clock() as clock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO bare_increments VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            conn.execute("COMMIT")
+        return clock
     finally:
         conn.close()
 
@@ -233,39 +246,29 @@ def test_ingest_throughput_and_memory(
     table: list[Row] = []
 
     store = _fresh_copy(sqlite_template, "ingest.sqlite3")
-    rate, accepted, lines = _ingest_rate(f"sqlite:///{store}", increments)
+    ours, accepted, lines = _ingest_rate(f"sqlite:///{store}", increments)
     assert accepted == n_increments
     rows = _rows(increments)
     bare = _sqlite_baseline(_fresh_copy(sqlite_template, "bare.sqlite3"), rows)
-    ratio = rate / bare
-    table.append(
-        Row(
-            "sqlite",
-            "billing-desk ingest",
-            rate,
-            f"target >= {SQLITE_TARGET:,}/s: {_ok(rate >= SQLITE_TARGET)}",
-        )
-    )
-    table.append(Row("sqlite", "bare executemany", bare, "baseline, same rows pre-parsed"))
-    table.append(
-        Row("sqlite", "ratio", ratio, f"target >= {RATIO_TARGET:.0%}: {_ok(ratio >= RATIO_TARGET)}")
-    )
+    rate, bare_rate = accepted / ours.wall, len(rows) / bare.wall
+    ratio = rate / bare_rate
+    note = f"target >= {SQLITE_TARGET:,}/s: {_ok(rate >= SQLITE_TARGET)}"
+    table.append(Row("sqlite", "billing-desk ingest", rate, accepted / ours.cpu, note))
+    note = "baseline, same rows pre-parsed"
+    table.append(Row("sqlite", "bare executemany", bare_rate, len(rows) / bare.cpu, note))
+    note = f"target >= {RATIO_TARGET:.0%}: {_ok(ratio >= RATIO_TARGET)}"
+    table.append(Row("sqlite", "ratio", ratio, bare.cpu / ours.cpu, note))
 
     if pg_url is not None:
         _load_customers(pg_url, customers_file)
-        pg_rate, pg_accepted, _ = _ingest_rate(pg_url, increments)
+        pg, pg_accepted, _ = _ingest_rate(pg_url, increments)
         assert pg_accepted == n_increments
+        pg_rate = pg_accepted / pg.wall
         copy = _pg_baseline(pg_url, rows)
-        table.append(
-            Row(
-                "postgresql",
-                "billing-desk ingest",
-                pg_rate,
-                f"target >= {PG_TARGET:,}/s: {_ok(pg_rate >= PG_TARGET)}",
-            )
-        )
-        table.append(Row("postgresql", "bare COPY", copy, "baseline, same rows pre-parsed"))
-        table.append(Row("postgresql", "ratio", pg_rate / copy, "informational"))
+        note = f"target >= {PG_TARGET:,}/s: {_ok(pg_rate >= PG_TARGET)}"
+        table.append(Row("postgresql", "billing-desk ingest", pg_rate, None, note))
+        table.append(Row("postgresql", "bare COPY", copy, None, "baseline, same rows pre-parsed"))
+        table.append(Row("postgresql", "ratio", pg_rate / copy, None, "informational"))
     del rows
 
     memory = {
@@ -281,11 +284,19 @@ def test_ingest_throughput_and_memory(
         f"ingest benchmark, size={SIZE}: {n_increments:,} increments of {n_customers:,} "
         f"customers' hourly usage, compiled into {lines:,} lines"
     )
-    print(f"| {'backend':<10} | {'measured':<20} | {'rows/s or ratio':>15} | note")
-    print(f"|{'-' * 12}|{'-' * 22}|{'-' * 17}|{'-' * 40}")
+    print(
+        f"| {'backend':<10} | {'measured':<20} | {'rows/s or ratio':>15} | {'cpu-bound':>10} | note"
+    )
+    print(f"|{'-' * 12}|{'-' * 22}|{'-' * 17}|{'-' * 12}|{'-' * 40}")
     for row in table:
-        shown = f"{row.rows_per_s:.2f}" if row.what == "ratio" else f"{row.rows_per_s:,.0f}"
-        print(f"| {row.backend:<10} | {row.what:<20} | {shown:>15} | {row.note}")
+        number = "{:.2f}" if row.what == "ratio" else "{:,.0f}"
+        shown = number.format(row.rows_per_s)
+        cpu = "" if row.cpu_rows_per_s is None else number.format(row.cpu_rows_per_s)
+        print(f"| {row.backend:<10} | {row.what:<20} | {shown:>15} | {cpu:>10} | {row.note}")
+    print(
+        "(cpu-bound: rows per second of this process's CPU time, the rate on an idle machine; "
+        "PostgreSQL's work is in its server, so only wall time is shown)"
+    )
     for size in (small, large):
         m = memory[size]
         print(
