@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 PAUSED = "paused"
 STOPPED = "stopped"
 GIL_SWITCH_S = 0.001
-# Young-generation size before a collection (CPython's default: 700 objects).
-GC_YOUNG = 10_000
 
 
 def keep_ui_responsive() -> None:
@@ -56,12 +54,9 @@ def keep_ui_responsive() -> None:
       thread's waits short.
     - A full garbage collection stops every thread; walking the app's long-lived objects (Qt
       wrappers, SQLAlchemy, the stripe library) made it last 50-150 ms. `freeze_long_lived()`
-      takes them out of the walk once the worker has loaded; fewer, larger young collections
-      make full ones rarer.
+      takes them out of the walk once the worker has loaded.
     """
     sys.setswitchinterval(GIL_SWITCH_S)
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG, middle, old)
 
 
 def freeze_long_lived() -> None:
