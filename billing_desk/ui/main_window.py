@@ -82,8 +82,9 @@ class MainWindow(QMainWindow):
         crash_reporter.set_parent_widget(self)
 
         engine = workspace.engine
+        mode = workspace.mode  # reads the key once (the keyring may be slow to answer)
         self.search = SearchPanel(engine, self.runner, self.search_runner, self.bus)
-        self.customer = CustomerPage(engine, self.runner, self.bus, ui_state, workspace.mode)
+        self.customer = CustomerPage(engine, self.runner, self.bus, ui_state, mode)
         self.search.customer_chosen.connect(self._on_search_customer_chosen)
         self.customer.customer_loaded.connect(self._on_customer_customer_loaded)
 
@@ -93,7 +94,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([330, 1000])
         ui_state.restore_splitter("main", self.splitter)
-        live = workspace.mode == "live"
+        live = mode == "live"
         self.approvals = ApprovalsView(engine, workspace.user, self.runner, self.bus)
         self.sync_panel = SyncPanel(
             self.runner,
@@ -245,6 +246,10 @@ class MainWindow(QMainWindow):
         if customer is not None:
             worker.request_push(customer)
             self._say(f"Pushing {customer}'s changes to Stripe now.")
+        else:
+            self._say(
+                "Open a customer to push its changes now; the others follow the sync interval."
+            )
 
     # Interventions (the dialogs are dialogs.intervention's)
 
