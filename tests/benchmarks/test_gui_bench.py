@@ -13,7 +13,8 @@
 5. Peak memory of a fresh process with the search store open, searched and a customer shown,
    beside a bare PySide6 window. Target <= 400 MB.
 
-Sizes: BILLING_DESK_BENCH_SIZE=smoke (CI) or full (the README's figures). The 1,000,000-customer
+Sizes: BILLING_DESK_BENCH_SIZE=smoke (CI: runs every measurement and prints it; the timing
+targets are asserted at full size, where the README's figures come from) or full. The 1,000,000-customer
 store is the search benchmark's, built once and cached (see test_search_bench.sqlite_store).
 
 Run: BILLING_DESK_BENCH_SIZE=smoke|full pytest tests/benchmarks/test_gui_bench.py -s
@@ -205,7 +206,8 @@ def test_cold_start_to_a_usable_window(bench_size: str, search_store: str, tmp_p
             ("bare PySide6 QMainWindow", _ms(base), _ms(statistics.median(bare)), "", "1.00x"),
         ],
     )
-    assert best <= 2.0
+    if bench_size == "full":  # timing targets hold at full size; smoke only runs the code
+        assert best <= 2.0
 
 
 # 2. Search as the agent types
@@ -275,7 +277,8 @@ def test_search_results_after_the_last_keystroke(
             ),
         ],
     )
-    assert _p95(screen) <= 0.050
+    if bench_size == "full":  # timing targets hold at full size; smoke only runs the code
+        assert _p95(screen) <= 0.050
 
 
 # 3. Opening a big customer
@@ -357,7 +360,8 @@ def test_open_a_customer_with_50_lines_and_100k_increments(
             ),
         ],
     )
-    assert _p95(opened) <= 0.200
+    if bench_size == "full":  # timing targets hold at full size; smoke only runs the code
+        assert _p95(opened) <= 0.200
 
 
 # 4. The UI thread during a close-out
@@ -478,7 +482,8 @@ def test_ui_thread_never_stalls_during_a_close_out(
         ],
     )
     assert calls >= expected
-    assert max(beat.gaps) <= 0.050
+    if bench_size == "full":  # timing targets hold at full size; smoke only runs the code
+        assert max(beat.gaps) <= 0.050
     engine.dispose()
 
 
