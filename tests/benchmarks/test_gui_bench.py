@@ -14,8 +14,9 @@
    beside a bare PySide6 window. Target <= 400 MB.
 
 Sizes: BILLING_DESK_BENCH_SIZE=smoke (CI: runs every measurement and prints it; the timing
-targets are asserted at full size, where the README's figures come from) or full. The 1,000,000-customer
-store is the search benchmark's, built once and cached (see test_search_bench.sqlite_store).
+targets are asserted at full size, where the README's figures come from) or full. The
+1,000,000-customer store is the search benchmark's, built once and cached (see
+test_search_bench.sqlite_store).
 
 Run: BILLING_DESK_BENCH_SIZE=smoke|full pytest tests/benchmarks/test_gui_bench.py -s
 """
