@@ -123,7 +123,7 @@ def test_a_line_drills_down_to_its_increments_and_usage_chart(
         page.open_customer("c-0002")
     table = page.side_by_side.table
     index = page.side_by_side.proxy.index(0, m.COL_ITEM)
-    table.doubleClicked.emit(index)
+    table.activated.emit(index)
     dialog = page.drilldown
     assert dialog is not None
     qtbot.wait_until(lambda: dialog.chart.points() != [])

@@ -44,7 +44,7 @@ _STRETCH = (m.COL_DESCRIPTION, m.COL_STRIPE_DESCRIPTION)
 
 
 class SideBySideView(QWidget):
-    line_opened = Signal(int)  # a line was double-clicked: drill down to its increments
+    line_opened = Signal(int)  # a line was activated: drill down to its increments
     selection_changed = Signal()
 
     def __init__(self, ui_state: UiState, parent: QWidget | None = None) -> None:
@@ -84,7 +84,8 @@ class SideBySideView(QWidget):
         for col in _STRETCH:
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._on_header_section_resized)
-        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        # Double-click, or Enter on the selected row (Qt calls both "activated").
+        self.table.activated.connect(self._on_table_activated)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         self.totals = QLabel()
@@ -151,7 +152,7 @@ class SideBySideView(QWidget):
                 )
         self.counts.setText(" · ".join(parts) if parts else "No lines in this period.")
 
-    def _on_table_double_clicked(self, index: Index) -> None:
+    def _on_table_activated(self, index: Index) -> None:
         row: m.LineRow = index.data(OBJECT_ROLE)
         if row.line_ids:
             self.line_opened.emit(row.line_ids[0])
