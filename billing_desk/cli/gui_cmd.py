@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from billing_desk.cli.context import Context
-from billing_desk.config import ENV_DB
+from billing_desk.config import ENV_DB, ENV_USER
 
 
 def register(sub: Any) -> None:
@@ -41,5 +41,6 @@ def _gui(ctx: Context, args: argparse.Namespace) -> int:
         screenshot=args.screenshot,
         customer=args.customer,
         db_explicit=args.db is not None or bool(os.environ.get(ENV_DB)),
+        user_named=args.as_user or os.environ.get(ENV_USER) or None,
     )
     return run(ctx.options, ctx.secrets, launch)

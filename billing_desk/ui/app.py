@@ -23,6 +23,7 @@ from billing_desk.config import (
     db_password_entry,
     stripe_api_key,
 )
+from billing_desk.services.staff import identity
 from billing_desk.store.migrate import open_store
 from billing_desk.store.models import Customer
 from billing_desk.store.uow import UnitOfWork
@@ -47,6 +48,8 @@ class LaunchOptions:
     customer: str | None = None
     # --db or BILLING_DESK_DB was given: it wins over the store chosen at first run.
     db_explicit: bool = False
+    # --as or BILLING_DESK_USER, if given (on PostgreSQL it must be the database login).
+    user_named: str | None = None
 
 
 def application() -> QApplication:
@@ -220,15 +223,33 @@ class AppController(QObject):
     # The main window
 
     def _open_main(self, engine: Engine, url: str, secrets: Secrets) -> None:
-        workspace = Workspace(
-            engine,
-            url,
-            self.options.user,
-            self.options.stripe_base,
-            secrets,
-            start_customer=self.launch.customer,
-        )
-        self._open_workspace(workspace)
+        """The main window on `engine`, acting as the store's idea of who this is (on
+        PostgreSQL the database login; `--as` naming anyone else is refused there)."""
+        named, default = self.launch.user_named, self.options.user
+
+        def acting() -> str:
+            with UnitOfWork(engine) as uow:
+                return identity(uow, named, default)
+
+        def opened(user: str) -> None:
+            workspace = Workspace(
+                engine,
+                url,
+                user,
+                self.options.stripe_base,
+                secrets,
+                start_customer=self.launch.customer,
+            )
+            self._open_workspace(workspace)
+
+        def refused(message: str) -> None:
+            engine.dispose()
+            if self.launch.screenshot is not None:
+                self._fail(message)
+            else:
+                self.show_welcome(message)
+
+        self.runner.run(acting, on_success=opened, on_failure=refused)
 
     def _open_workspace(self, workspace: Workspace) -> None:
         if self.launch.customer is not None:
