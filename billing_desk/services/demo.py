@@ -2,9 +2,10 @@
 
 The sandbox's `--seed demo` account has 42 customers with three months of invoices in every
 state. Here the local store gets the same customers (same ids, names, emails, currencies and
-Stripe ids) and, for every invoice item the pull cached, the usage that compiles to it — daily
-increments summing to the item's quantity — linked to its Stripe item as the push engine
-leaves a pushed line. So most customers are in sync, as on a real desk; then a handful are
+Stripe ids) and, for every invoice item the pull cached, the usage that compiles to it (daily
+increments this month, every third day before, summing to its quantity), linked to its Stripe
+item as the push engine leaves a pushed line. So most customers are in sync, as on a real desk;
+then a handful are
 given something to look at (see `ROLES`), through the same services an agent or the usage
 platform would use. The Stripe-side edits and the pulls are made by `billing_desk.ui.demo`.
 
@@ -63,7 +64,7 @@ ROLES: dict[int, str] = {
     10: "pending approval",
     19: "hold",  # finalization held by the lead
     25: "draft due soon",  # the draft finalizes in under three hours
-    23: "big line",  # per-minute usage: a long drill-down
+    23: "big line",  # usage every five minutes: a long drill-down
     42: "sync error",  # DELETED
 }
 DRAFT_DUE_SOON = timedelta(hours=2, minutes=40)
