@@ -5,9 +5,9 @@ state. Here the local store gets the same customers (same ids, names, emails, cu
 Stripe ids) and, for every invoice item the pull cached, the usage that compiles to it (daily
 increments this month, every third day before, summing to its quantity), linked to its Stripe
 item as the push engine leaves a pushed line. So most customers are in sync, as on a real desk;
-then a handful are
-given something to look at (see `ROLES`), through the same services an agent or the usage
-platform would use. The Stripe-side edits and the pulls are made by `billing_desk.ui.demo`.
+then a handful are given something to look at (see `ROLES`), through the same services an agent
+or the usage platform would use. The Stripe-side edits and the pulls are made by
+`billing_desk.ui.demo`.
 
 Everything is a pure function of the customer's index and the clock, so two demo runs look alike.
 """
