@@ -6,18 +6,21 @@ import enum
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from billing_desk.domain.errors import ConfigurationError
 from billing_desk.store.engine import create_store_engine, parse_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest migration this app ships (a test checks it against Alembic's own head). Knowing it
+# lets every start of the app confirm a current store without importing Alembic (0.2-0.4 s).
+HEAD_REVISION = "0005"
 
 
 class SchemaState(enum.Enum):
@@ -28,31 +31,39 @@ class SchemaState(enum.Enum):
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD_REVISION
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        version: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return version
 
 
 def schema_state(engine: Engine) -> SchemaState:
     revision = current_revision(engine)
     if revision is None:
         return SchemaState.EMPTY
-    if revision == head_revision():
+    if revision == HEAD_REVISION:
         return SchemaState.CURRENT
-    scripts = ScriptDirectory.from_config(_alembic_config())
-    known = {script.revision for script in scripts.walk_revisions()}
-    return SchemaState.BEHIND if revision in known else SchemaState.NEWER
+    return SchemaState.BEHIND if revision in known_revisions() else SchemaState.NEWER
 
 
 def newer_schema_error(engine: Engine) -> ConfigurationError:
@@ -84,6 +95,8 @@ def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
         return state
     if state is SchemaState.BEHIND:
         backup_sqlite(engine, f"before-{head_revision()}")
+    from alembic import command
+
     config = _alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn

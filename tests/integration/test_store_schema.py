@@ -19,6 +19,17 @@ from billing_desk.store.migrate import (
 )
 
 
+def test_the_app_knows_its_head_revision_without_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from billing_desk.store.migrate import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == head_revision()
+
+
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     assert schema_state(engine) is SchemaState.CURRENT
     assert upgrade(engine) is SchemaState.CURRENT
