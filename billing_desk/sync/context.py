@@ -26,7 +26,9 @@ class EngineConfig:
     # Customers taken per claim, and how many of them (and of one customer's lines) run at once.
     claim_customers: int = 20
     customer_concurrency: int = 8
-    line_concurrency: int = 8
+    # Enough of one customer's lines in flight to push 100 of them within 2 s at 80 requests/s
+    # (the rate limiter, not this, bounds what Stripe sees).
+    line_concurrency: int = 32
     # Retry of an operation whose in-call retries all failed (an outage): exponential, capped.
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_cap: timedelta = timedelta(minutes=5)
