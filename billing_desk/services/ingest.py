@@ -20,7 +20,6 @@ import csv
 import gc
 import io
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
@@ -115,14 +114,9 @@ def ingest(
     store = LedgerStore.for_session(uow.session)
     store.prepare_ingest()
     batch_id = store.open_batch(actor, [s.name for s in sources], started)
+    run = _Run(store, batch_id, skip_invalid, on_reject, started, line_flush)
     done = 0
-    with (
-        _cyclic_gc_paused(),
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer,
-    ):
-        # Leaving this block waits for the writer thread, even after an error: the transaction
-        # is never rolled back while an insert is still using the connection.
-        run = _Run(store, writer, batch_id, skip_invalid, on_reject, started, line_flush)
+    with _cyclic_gc_paused():
         for source in sources:
             blocks = _jsonl_blocks(source) if source.format == "jsonl" else _csv_blocks(source)
             for block, nbytes in blocks:
@@ -130,7 +124,7 @@ def ingest(
                 done += nbytes
                 if on_progress is not None:
                     on_progress(done)
-        run.finish()
+        run.flush()
     summary = run.summary
     if summary.rejected and not skip_invalid:
         uow.rollback()
@@ -364,31 +358,12 @@ def _conflict(event_id: str, before: IncrementRow, now: IncrementRow, where: str
     )
 
 
-@dataclass
-class _InFlight:
-    """A block whose increments the writer thread is inserting."""
-
-    source: str
-    block: _Block
-    rows: list[IncrementRow]
-    numbers: Sequence[int]
-    rejects: list[Reject]
-    inserted: Future[bool] | None
-
-
 class _Run:
-    """The state of one ingest call.
-
-    Blocks go through a two-stage pipeline: while the writer thread inserts block N's
-    increments (the database works without holding the GIL), the caller reads and parses
-    block N+1 and block N-1's rows are added to their lines. Only one thread touches the
-    connection at a time: everything else that uses it waits for the block in flight first.
-    """
+    """The state of one ingest call."""
 
     def __init__(
         self,
         store: LedgerStore,
-        writer: ThreadPoolExecutor,
         batch_id: int,
         skip_invalid: bool,
         on_reject: Callable[[Reject], None] | None,
@@ -396,7 +371,6 @@ class _Run:
         line_flush: int,
     ) -> None:
         self.store = store
-        self.writer = writer
         self.line_flush = line_flush
         self.batch_id = batch_id
         self.skip_invalid = skip_invalid
@@ -407,7 +381,6 @@ class _Run:
         self.customers: dict[str, str] = {}
         self.pending: dict[LineKey, LineDelta] = {}
         self._rejects: list[Reject] = []
-        self._in_flight: _InFlight | None = None
 
     @property
     def doomed(self) -> bool:
@@ -421,45 +394,33 @@ class _Run:
             self.pending.clear()
 
     def take(self, source: str, block: _Block) -> None:
-        """Check a parsed block and start inserting it; finish the block before it."""
-        added = self._settle()
-        if len(self.pending) >= self.line_flush:
-            self.flush()
-        self._rejects = []
+        """Check, insert and compile one parsed block."""
+        try:
+            self._take(source, block)
+        finally:
+            # A block's rejects are found in several passes; report them in line order.
+            if self.on_reject is not None:
+                for reject in sorted(self._rejects, key=lambda r: r.line):
+                    self.on_reject(reject)
+            self._rejects.clear()
+
+    def _take(self, source: str, block: _Block) -> None:
         for number, reason in block.invalid:
             self.reject(source, number, reason, block.shown(number))
-        rows, numbers = self._known_customers_only(source, block) if block.rows else ([], [])
-        inserted = (
-            self.writer.submit(self.store.insert_increments, rows, self.batch_id) if rows else None
-        )
-        self._in_flight = _InFlight(source, block, rows, numbers, self._rejects, inserted)
-        self._add_to_lines(added)  # overlaps the insert just started
-
-    def finish(self) -> None:
-        self._add_to_lines(self._settle())
-        self.flush()
-
-    def _settle(self) -> list[IncrementRow]:
-        """Wait for the block in flight. If its optimistic insert was refused (an event_id
-        already stored, or repeated in the block), sort it out row by row and insert the rest.
-        Report its rejects in line order; return the rows it added."""
-        flight, self._in_flight = self._in_flight, None
-        if flight is None:
-            return []
-        self._rejects = flight.rejects
-        rows, numbers = flight.rows, flight.numbers
-        try:
-            if rows and flight.inserted is not None and not flight.inserted.result():
-                rows, numbers = self._once_each(flight.source, rows, numbers, flight.block)
-                rows = self._without_stored_events(flight.source, rows, numbers, flight.block)
-                if rows and not self.store.insert_increments(rows, self.batch_id):
-                    raise RuntimeError("an event_id appeared while the write transaction was held")
-            self.summary.accepted += len(rows)
-        finally:
-            if self.on_reject is not None:
-                for reject in sorted(flight.rejects, key=lambda r: r.line):
-                    self.on_reject(reject)
-        return rows
+        if not block.rows:
+            return
+        rows, numbers = self._known_customers_only(source, block)
+        # Optimistic: a block of new events goes in as is; only if an event_id turns out to be
+        # taken (already stored, or twice in the block) is the block sorted out row by row.
+        if rows and not self.store.insert_increments(rows, self.batch_id):
+            rows, numbers = self._once_each(source, rows, numbers, block)
+            rows = self._without_stored_events(source, rows, numbers, block)
+            if rows and not self.store.insert_increments(rows, self.batch_id):
+                raise RuntimeError("an event_id appeared while the write transaction was held")
+        self.summary.accepted += len(rows)
+        self._add_to_lines(rows)
+        if len(self.pending) >= self.line_flush:
+            self.flush()
 
     def _known_customers_only(
         self, source: str, block: _Block
