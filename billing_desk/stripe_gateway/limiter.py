@@ -1,10 +1,10 @@
 """The request budget every Stripe call of this process spends, shared by all its tasks.
 
-Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart
-(`floor(rate)` slots in any second, for a rate of at least 1), so Stripe sees a steady stream
-rather than bursts and the total sent never exceeds the rate times the time elapsed. The rate
-can be changed at any time — the engine sets this process's share of the account's budget —
-and a 429 pauses every sender at once.
+Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart,
+so Stripe sees a steady stream rather than bursts; and however the schedule is kept, no window
+of one second ever holds more than `floor(rate)` starts (for a rate of at least 1). The rate can
+be changed at any time — the engine sets this process's share of the account's budget — and a
+429 pauses every sender at once.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 # Our clock is not Stripe's and the network can bunch requests up between the two: keep 2% clear.
 MARGIN = 1.02
-# How far behind schedule a sender may catch up. Stripe (and the sandbox) limit with a token
-# bucket holding a second's worth of requests, so a quarter second of slots sent late, back to
-# back, still never exceeds it: the total stays under rate × elapsed time.
+# How far behind schedule a sender may catch up (slots missed while the loop was busy), within
+# the one-second window below.
 CATCH_UP = 0.25
+WINDOW = 1.0
 
 
 def spacing(rate: float) -> float:
@@ -40,6 +41,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_start = 0.0
+        self._recent: deque[float] = deque()  # starts within the last WINDOW seconds
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -72,7 +74,11 @@ class RateLimiter:
         async with self._lock:  # first come, first served
             while True:
                 now = self._clock()
+                while self._recent and self._recent[0] <= now - WINDOW:
+                    self._recent.popleft()
                 wait = max(self._next_start, self._paused_until) - now
+                if len(self._recent) >= max(1, math.floor(self._rate)):
+                    wait = max(wait, self._recent[0] + WINDOW - now)
                 if wait <= 0:
                     gap = spacing(self._rate)
                     # Keep to the schedule: a sender that woke late (a busy loop, a stalled
@@ -82,6 +88,7 @@ class RateLimiter:
                     late = now - self._next_start
                     base = self._next_start if late < CATCH_UP else now
                     self._next_start = base + gap
+                    self._recent.append(now)
                     self.sent += 1
                     return
                 await self._sleep(wait)
