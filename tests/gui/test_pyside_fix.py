@@ -29,4 +29,3 @@ def test_a_long_session_of_calls_never_runs_the_singletons_out(qapp: QApplicatio
     # Without the fix this process would have aborted ("deallocating None") long before.
     for obj in pyside_fix.SINGLETONS:
         assert sys.getrefcount(obj) > 1_000
-
