@@ -103,14 +103,16 @@ class Increment(Base):
     """One usage event as the platform sent it. Immutable: corrections never edit increments.
 
     Keyed by the producer's `event_id` (idempotency). Everything the desk shows comes from the
-    compiled lines; the one other index serves a line's drill-down (its customer's increments
-    in time order). Each index costs every ingested row a B-tree insert, so there are no more.
+    compiled lines; the one other index serves a line's drill-down (a customer's increments,
+    then filtered by item, price and time). Each index costs every ingested row a B-tree
+    insert, so there are no more, and this one is on the customer alone: adding the timestamp
+    made ingest a quarter slower for a drill-down that reads one customer's rows either way.
     On SQLite it is a WITHOUT ROWID table: the `event_id` key is the table's own B-tree.
     """
 
     __tablename__ = "increments"
     __table_args__ = (
-        Index("ix_increments_customer_occurred", "customer_id", "occurred_at"),
+        Index("ix_increments_customer_id", "customer_id"),
         {"sqlite_with_rowid": False},
     )
 

@@ -93,7 +93,7 @@ def upgrade() -> None:
         # One B-tree keyed by event_id (see the Increment model).
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_increments_customer_occurred", "increments", ["customer_id", "occurred_at"])
+    op.create_index("ix_increments_customer_id", "increments", ["customer_id"])
     op.create_table(
         "settings",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -138,7 +138,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("settings")
-    op.drop_index("ix_increments_customer_occurred", table_name="increments")
+    op.drop_index("ix_increments_customer_id", table_name="increments")
     op.drop_table("increments")
     op.drop_table("lines")
     op.drop_table("ingest_batches")
