@@ -1,7 +1,8 @@
 """Every object the sandbox serves has the fields of Stripe's official fixture for its resource
-(`/work/shared/stripe/fixtures3.json`, nested objects too) and loads into stripe-python's typed
-resource class. A field may be null where the fixture shows a value only if stripe-python
-types it `Optional` (Stripe returns null there for objects like ours)."""
+(`tests/data/stripe-fixtures3.json`, a copy of stripe/openapi's `fixtures3.json`, nested objects
+too) and loads into stripe-python's typed resource class. A field may be null where the fixture
+shows a value only if stripe-python types it `Optional` (Stripe returns null there for objects
+like ours)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from stripe._stripe_object import StripeObject
 
 from tests.conftest import StripeSandbox
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "stripe" / "fixtures3.json"
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "stripe-fixtures3.json"
 
 TYPED = {
     "customer": stripe.Customer,
@@ -37,8 +38,6 @@ MAPS = {"metadata", "previous_attributes"}
 
 @pytest.fixture(scope="module")
 def fixtures() -> dict[str, Any]:
-    if not FIXTURES.exists():
-        pytest.skip(f"Stripe's fixtures are not at {FIXTURES}")
     resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
     return resources
 
