@@ -8,14 +8,16 @@ the operation, so every retry repeats it byte for byte under the same idempotenc
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing_desk.store import sync_repo
+from billing_desk.store import stripe_cache_repo, sync_repo
 from billing_desk.store.models import Customer, Line, OutboxOperation
+from billing_desk.store.models.stripe_cache import StripeInvoiceItemCache
 from billing_desk.store.sync_ops import CREATE_INVOICE, invoice_key
 from billing_desk.store.sync_ops import SUPERSEDED as SUPERSEDED_STATE
 from billing_desk.stripe_gateway import (
@@ -24,6 +26,7 @@ from billing_desk.stripe_gateway import (
     StripeKeyRejected,
     TransientStripeError,
 )
+from billing_desk.stripe_gateway.types import StripeInvoiceItem
 from billing_desk.sync import results, rollup
 from billing_desk.sync.context import OpContext
 from billing_desk.sync.faults import kill_point
@@ -31,7 +34,10 @@ from billing_desk.sync.results import Result, Status
 
 
 def describe(line: Line) -> str:
-    """The item's description: the line's, with its exact quantity and unit price."""
+    """The item's description: a usage line's carries its exact quantity and unit price; a
+    one-off or credit line's is the agent's own text (its quantity and price mean nothing)."""
+    if line.kind != "usage":
+        return line.description[:500]
     detail = f" ({_plain(line.quantity)} × {_plain(line.unit_amount)} {line.currency} minor units)"
     return line.description[: 500 - len(detail)] + detail
 
@@ -129,20 +135,22 @@ def _invoice_creation_started(s: Session, customer_id: str, period: str) -> bool
     return row is not None and row.state != SUPERSEDED_STATE and row.first_attempt_at is not None
 
 
-async def _adopt(ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any]) -> str | None:
+async def _adopt(
+    ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any]
+) -> StripeInvoiceItem | None:
     """Past Stripe's key window: the item this request made, if Stripe already has it."""
     version = str(request["version"])
     if request["action"] == "create":
         for item in await ctx.invoice_items_of(request["customer"]):
             if item.line_id == str(op.line_id) and item.version == version:
-                return item.id
+                return item
         return None
     if request["action"] == "update":
         try:
             item = await ctx.gateway.retrieve_invoice_item(request["item"])
         except PermanentStripeError:
             return None
-        return item.id if item.version == version else None
+        return item if item.version == version else None
     return None
 
 
@@ -165,14 +173,14 @@ async def run(ctx: OpContext, op: sync_repo.ClaimedOp, planned: Plan | None = No
     )
     if not begun:
         return results.LOST
-    item_id: str | None
+    item: StripeInvoiceItem | None
     try:
         existing = await _adopt(ctx, op, request) if adopt else None
         if existing is not None:
-            item_id = existing
+            item = existing
         else:
             kill_point("before_send")
-            item_id = await _send(ctx, op, request)
+            item = await _send(ctx, op, request)
     except StripeKeyRejected:
         raise
     except TransientStripeError as exc:
@@ -181,12 +189,14 @@ async def run(ctx: OpContext, op: sync_repo.ClaimedOp, planned: Plan | None = No
         return Result(Status.ATTENTION, f"{exc.message} ({exc.stripe_object or exc.endpoint})")
     kill_point("after_stripe_response")
     line_id, version = op.line_id, int(request["version"])
+    item_id = item.id if item is not None else None
 
     def settle(s: Session) -> bool:
         now = ctx.now()
         if not sync_repo.settle_done(s, op.id, ctx.worker, now, item_id):
             return False
         sync_repo.record_line_pushed(s, line_id, version, item_id, now)
+        _cache(s, request, item, now)
         return True
 
     if not await ctx.recorder.run(settle):
@@ -195,11 +205,34 @@ async def run(ctx: OpContext, op: sync_repo.ClaimedOp, planned: Plan | None = No
     return results.ADOPTED if existing is not None else results.DONE
 
 
-async def _send(ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any]) -> str | None:
+def _cache(
+    s: Session, request: dict[str, Any], item: StripeInvoiceItem | None, now: datetime
+) -> None:
+    """Stripe's answer into the cache, so the side-by-side view shows the line in sync at once
+    (Stripe sends no event when a pending item is updated; a pull would come much later)."""
+    if item is not None:
+        stripe_cache_repo.record_pushed_item(
+            s,
+            item_id=item.id,
+            stripe_customer=item.customer,
+            invoice=item.invoice,
+            amount=item.amount,
+            currency=item.currency,
+            description=item.description,
+            metadata=item.metadata,
+            at=now,
+        )
+    elif request["action"] == "delete":
+        stripe_cache_repo.mark_deleted(s, StripeInvoiceItemCache, [request["item"]], now)
+
+
+async def _send(
+    ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any]
+) -> StripeInvoiceItem | None:
     gw = ctx.gateway
     action = request["action"]
     if action == "create":
-        item = await gw.create_invoice_item(
+        return await gw.create_invoice_item(
             customer=request["customer"],
             amount=int(request["amount"]),
             currency=request["currency"],
@@ -208,16 +241,14 @@ async def _send(ctx: OpContext, op: sync_repo.ClaimedOp, request: dict[str, Any]
             invoice=request["invoice"],
             key=op.key,
         )
-        return item.id
     if action == "update":
-        item = await gw.update_invoice_item(
+        return await gw.update_invoice_item(
             request["item"],
             amount=int(request["amount"]),
             description=request["description"],
             metadata=request["metadata"],
             key=op.key,
         )
-        return item.id
     if action == "delete":
         try:
             await gw.delete_invoice_item(request["item"], op.key)
