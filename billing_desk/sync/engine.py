@@ -32,9 +32,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from billing_desk.domain.settings import Settings
+from billing_desk.services import corrections
 from billing_desk.store import sync_repo
+from billing_desk.store.audit_repo import append_audit
 from billing_desk.store.settings_repo import load_settings
 from billing_desk.store.sync_ops import (
+    CLAIMED,
     CREATE_CUSTOMER,
     CREATE_INVOICE,
     CREDIT_NOTE,
@@ -139,8 +142,12 @@ class SyncEngine:
         on_progress: ProgressCallback | None = None,
         on_status: StatusCallback | None = None,
         pull: PullStep | None = None,
+        actor: str = "sync",
     ) -> None:
         self.store = store
+        # Who the audit trail names for what the worker does on its own (corrections it
+        # applies, operations Stripe refused).
+        self.actor = actor
         self.gateway_config = gateway_config
         self.config = config or EngineConfig()
         self.clock = clock or SystemClock()
@@ -297,6 +304,7 @@ class SyncEngine:
             self._recorder,
         )
         scope = self._scope(customer, close_period)
+        await asyncio.to_thread(self._apply_corrections, customer)
         with UnitOfWork(self.store) as uow:
             total = sync_repo.count_due(uow.session, self.clock.now(), scope)
         tally = _Tally(total, self._report_progress)
@@ -339,6 +347,7 @@ class SyncEngine:
                     break
                 self._status_to("backing_off", f"{waiting} operations wait to be retried")
                 await _first_of(asyncio.sleep(min(wait, 1.0) or 0.05), stop, None)
+            await asyncio.to_thread(self._settle_corrections)
             if not stop.is_set() and self._pull is not None:
                 summary.pulled = await self._pull_safely(gateway, customer, summary)
         finally:
@@ -350,6 +359,17 @@ class SyncEngine:
             summary.stopped = "stopped on request"
         await self._flush()
         return summary
+
+    def _apply_corrections(self, customer: str | None) -> None:
+        """Approved corrections become line changes and outbox operations before the claim, so
+        this very pass sends them."""
+        with UnitOfWork(self.store, write=True) as uow:
+            corrections.apply_approved(uow, self.actor, customer_id=customer)
+
+    def _settle_corrections(self) -> None:
+        """Credit notes and voids Stripe refused for good this pass fail their corrections."""
+        with UnitOfWork(self.store, write=True) as uow:
+            corrections.settle_outcomes(uow, self.actor)
 
     async def _pull_safely(
         self, gateway: StripeGateway, customer: str | None, summary: PassSummary
@@ -536,8 +556,18 @@ class SyncEngine:
             )
             if not kept:
                 return
-            if status is Status.ATTENTION and op.line_id is not None:
-                sync_repo.record_line_attention(s, op.line_id)
+            if status is Status.ATTENTION:
+                append_audit(
+                    s,
+                    self.actor,
+                    "sync.needs_attention",
+                    f"outbox:{op.id}",
+                    {"state": CLAIMED, "kind": op.kind, "key": op.key},
+                    {"state": NEEDS_ATTENTION},
+                    reason=result.message,
+                )
+                if op.line_id is not None:
+                    sync_repo.record_line_attention(s, op.line_id)
             if status is Status.BLOCKED:
                 sync_repo.update_period_invoice(
                     s,
