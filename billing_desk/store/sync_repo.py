@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, literal, or_, select, update
@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from billing_desk.domain.errors import InvalidInput
+from billing_desk.store.audit_repo import append_audit
 from billing_desk.store.models import Customer, Line, OutboxOperation
 from billing_desk.store.models.sync import PeriodInvoice, SyncApiCalls, SyncError, SyncWorker
 from billing_desk.store.sync_ops import (
@@ -349,6 +351,28 @@ def release_all(session: Session, worker: str) -> int:
         .values(state=PENDING, lease_owner=None, lease_expires_at=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def requeue(session: Session, op_id: int, actor: str, now: datetime | None = None) -> None:
+    """Put an operation Stripe refused back in the queue, due now (the Sync panel's Retry),
+    audited in the caller's write transaction. It keeps its idempotency key, so a retry can
+    never bill twice."""
+    op = session.get(Outbox, op_id, with_for_update=True)
+    if op is None or op.state != NEEDS_ATTENTION:
+        raise InvalidInput(f"operation {op_id} does not need attention any more")
+    append_audit(
+        session,
+        actor,
+        "sync.retry_requested",
+        f"outbox:{op.id}",
+        {"state": op.state, "error": op.last_error},
+        {"state": PENDING},
+    )
+    op.state, op.next_attempt_at = PENDING, now or datetime.now(UTC)
+    if op.line_id is not None:
+        line = session.get(Line, op.line_id)
+        if line is not None and line.sync_state == "needs_attention":
+            line.sync_state = "pending"
 
 
 # Lines

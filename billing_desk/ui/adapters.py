@@ -17,9 +17,8 @@ from sqlalchemy import Engine, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from billing_desk.domain.errors import InvalidInput
 from billing_desk.services.customer_view import CustomerView, Mode, customer_view, list_periods
-from billing_desk.store.audit_repo import append_audit
+from billing_desk.store import sync_repo
 from billing_desk.store.models import Customer, Increment, Line, OutboxOperation
 from billing_desk.store.models.corrections import Correction, Hold
 from billing_desk.store.models.stripe_cache import StripeInvoiceCache
@@ -382,26 +381,9 @@ def load_customer(
 
 
 def retry_operation(engine: Engine, actor: str, operation_id: int) -> None:
-    """Put an operation Stripe refused back in the queue, due now (the Sync panel's Retry),
-    audited. It keeps its idempotency key, so a retry can never bill twice."""
-    now = datetime.now(UTC)
+    """The Sync panel's Retry: `sync_repo.requeue` in its own write transaction."""
     with UnitOfWork(engine, write=True) as uow:
-        op = uow.session.get(OutboxOperation, operation_id)
-        if op is None or op.state != "needs_attention":
-            raise InvalidInput(f"operation {operation_id} does not need attention any more")
-        append_audit(
-            uow.session,
-            actor,
-            "sync.retry_requested",
-            f"outbox:{op.id}",
-            {"state": op.state, "error": op.last_error},
-            {"state": "pending"},
-        )
-        op.state, op.next_attempt_at = "pending", now
-        if op.line_id is not None:
-            line = uow.session.get(Line, op.line_id)
-            if line is not None and line.sync_state == "needs_attention":
-                line.sync_state = "pending"
+        sync_repo.requeue(uow.session, operation_id, actor)
         uow.commit()
 
 
