@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from billing_desk.services.finalization_gate import ApprovalRow, DraftRow
 from billing_desk.ui import format as fmt
 from billing_desk.ui.dialogs.wording import kind_label, reason_label
 from billing_desk.ui.icons import glyph_icon
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
+from billing_desk.ui.models.rows import RowsTableModel
 from billing_desk.ui.theme import accent
 
 Index = QModelIndex | QPersistentModelIndex
@@ -32,12 +33,11 @@ def deadline_text(due_at: datetime | None, now: datetime) -> str:
     return fmt.countdown(due_at, now)
 
 
-class _RowsModel(QAbstractTableModel, Generic[R]):
-    HEADERS: tuple[str, ...] = ()
+class _RowsModel(RowsTableModel[R]):
+    """Rows with countdowns, read against a clock the view sets."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[R] = []
         self._now = datetime.now(UTC)
 
     def set_rows(self, rows: Sequence[R], now: datetime | None = None) -> None:
@@ -52,22 +52,6 @@ class _RowsModel(QAbstractTableModel, Generic[R]):
         self._now = now
         if self._rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
-
-    def rows(self) -> list[R]:
-        return list(self._rows)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
 
 class ApprovalsModel(_RowsModel[ApprovalRow]):

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -23,6 +22,7 @@ from PySide6.QtCore import (
 
 from billing_desk.domain.audit import ChainedRow
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
+from billing_desk.ui.models.rows import RowsTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 MAX_CHANGES_SHOWN = 3
@@ -99,7 +99,7 @@ def describe_row(row: ChainedRow) -> str:
     )
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(RowsTableModel[ChainedRow]):
     COL_WHEN, COL_ACTOR, COL_ACTION, COL_SUBJECT, COL_CHANGE, COL_REASON = range(6)
     HEADERS = ("When", "Person", "Action", "Subject", "Change", "Reason")
 
@@ -108,7 +108,6 @@ class AuditModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[ChainedRow] = []
         self._has_more = False
         self._fetching = False
 
@@ -116,7 +115,7 @@ class AuditModel(QAbstractTableModel):
     def has_more(self) -> bool:
         return self._has_more
 
-    def set_rows(self, rows: Sequence[ChainedRow], has_more: bool) -> None:
+    def set_rows(self, rows: Sequence[ChainedRow], has_more: bool = False) -> None:
         self.beginResetModel()
         self._rows = list(rows)
         self._has_more = has_more
@@ -140,9 +139,6 @@ class AuditModel(QAbstractTableModel):
     def last_seq(self) -> int | None:
         return self._rows[-1].seq if self._rows else None
 
-    def rows(self) -> list[ChainedRow]:
-        return list(self._rows)
-
     def canFetchMore(self, parent: Index) -> bool:
         return not parent.isValid() and self._has_more and not self._fetching
 
@@ -150,19 +146,6 @@ class AuditModel(QAbstractTableModel):
         if self.canFetchMore(parent):
             self._fetching = True
             self.more_wanted.emit()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

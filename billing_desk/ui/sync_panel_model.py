@@ -7,14 +7,14 @@ calls per hour, the operations needing attention) from the store, read off the U
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
+from billing_desk.ui.models.rows import RowsTableModel
 from billing_desk.ui.sync_panel_chart import HourCalls
 
 Index = QModelIndex | QPersistentModelIndex
@@ -143,36 +143,11 @@ def notification_for(before: SyncSummary | None, after: SyncSummary) -> tuple[st
     return None
 
 
-class AttentionModel(QAbstractTableModel):
+class AttentionModel(RowsTableModel[AttentionItem]):
     COL_SINCE, COL_CUSTOMER, COL_OPERATION, COL_ATTEMPTS, COL_ERROR = range(5)
     HEADERS = ("Since", "Customer", "Operation", "Attempts", "Stripe said")
     SORT_ROLE = SORT_ROLE
     OBJECT_ROLE = OBJECT_ROLE
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[AttentionItem] = []
-
-    def set_rows(self, rows: Sequence[AttentionItem]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[AttentionItem]:
-        return list(self._rows)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -3,12 +3,10 @@ right, aligned by line, with the status between them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -18,6 +16,7 @@ from PySide6.QtCore import (
 from billing_desk.domain.reconcile import Row
 from billing_desk.ui import format as fmt
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
+from billing_desk.ui.models.rows import RowsTableModel
 from billing_desk.ui.status_style import style_for, tooltip_for
 from billing_desk.ui.theme import accent
 
@@ -69,10 +68,11 @@ class LineRow:
         return tuple(line.id for line in self.row.lines)
 
 
-class SideBySideModel(QAbstractTableModel):
+class SideBySideModel(RowsTableModel[LineRow]):
+    HEADERS = HEADERS
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[LineRow] = []
         self._stale = False
 
     @property
@@ -91,22 +91,8 @@ class SideBySideModel(QAbstractTableModel):
             )
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, COL_STATUS, COL_DIFFERENCE)
 
-    def set_rows(self, rows: Sequence[LineRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[LineRow]:
-        return list(self._rows)
-
     def row_at(self, row: int) -> LineRow:
         return self._rows[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
