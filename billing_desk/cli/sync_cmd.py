@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from billing_desk.cli.context import Context
+from billing_desk.cli.corrections_cmd import actor
 from billing_desk.config import stripe_api_key
 from billing_desk.domain.errors import ConfigurationError, InvalidInput
 from billing_desk.services.close import close_period, parse_duration, parse_period
@@ -52,7 +53,9 @@ def _pull_step(store: Engine) -> PullStep:
     return pull
 
 
-def _engine(ctx: Context, on_progress: Any = None, *, pull: bool = False) -> SyncEngine:
+def _engine(
+    ctx: Context, args: argparse.Namespace, on_progress: Any = None, *, pull: bool = False
+) -> SyncEngine:
     install_log_redaction()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     key = stripe_api_key(ctx.secrets)
@@ -62,10 +65,14 @@ def _engine(ctx: Context, on_progress: Any = None, *, pull: bool = False) -> Syn
             "(service billing-desk, entry stripe-api-key)"
         )
     store = ctx.engine()
+    with UnitOfWork(store) as uow:
+        # Audit rows the worker writes name who runs it (the database login on PostgreSQL).
+        acting = actor(ctx, uow, args)
     return SyncEngine(
         store,
         GatewayConfig(key, ctx.options.stripe_base),
         on_progress=on_progress,
+        actor=acting,
         pull=_pull_step(store) if pull else None,
     )
 
@@ -92,7 +99,7 @@ def _exit_code(summary: PassSummary) -> int:
 
 
 def _sync(ctx: Context, args: argparse.Namespace) -> int:
-    engine = _engine(ctx, pull=True)
+    engine = _engine(ctx, args, pull=True)
     if args.customer is not None:
         with UnitOfWork(ctx.engine()) as uow:
             if uow.session.get(Customer, args.customer) is None:
@@ -147,7 +154,7 @@ def _close(ctx: Context, args: argparse.Namespace) -> int:
     period = parse_period(args.period)
     grace_arg = None if args.grace is None else parse_duration(args.grace)
     bar = _ProgressBar()
-    engine = _engine(ctx, on_progress=bar)
+    engine = _engine(ctx, args, on_progress=bar)
     with UnitOfWork(ctx.engine(), write=True) as uow:
         grace = grace_arg if grace_arg is not None else load_settings(uow.session).finalize_grace
         result = close_period(uow, period, engine.clock.now(), grace)
