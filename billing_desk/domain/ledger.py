@@ -190,6 +190,10 @@ _FAST_LINE = re.compile(
 )
 
 
+# The same, matched line by line across a whole block (each match is exactly one line).
+_FAST_BLOCK = re.compile(f"^{_FAST_LINE.pattern}$", re.MULTILINE)
+
+
 def decode_json_object(line: str) -> dict[str, Any]:
     """One JSONL line as an object, or `RowInvalid`: empty lines, bad JSON, repeated keys and
     anything but an object are refused. Floats and NaN/Infinity come back as markers
@@ -253,6 +257,32 @@ class IncrementParser:
 
     def __init__(self) -> None:
         self._timestamps: dict[str, str] = {}
+
+    def parse_json_block(self, text: str) -> list[IncrementRow] | None:
+        """Lines of JSONL (joined by newlines) as rows, if every one takes the fast path and is
+        valid; None otherwise, and the caller goes line by line. One scan of the block by the
+        regular expression replaces splitting it and matching each line."""
+        found = _FAST_BLOCK.findall(text)
+        if len(found) != text.count("\n") + 1:  # a line that did not match: not all fast
+            return None
+        if not {g[8] for g in found} <= SUPPORTED:
+            return None
+        stamps = self._timestamps
+        needed = {g[9] for g in found}
+        missing = needed - stamps.keys()
+        if missing:
+            if len(stamps) + len(missing) > _CACHE_LIMIT:
+                stamps.clear()
+                missing = needed
+            try:
+                for at in missing:
+                    stamps[at] = parse_timestamp(at)
+            except RowInvalid:
+                return None
+        return [
+            (g[0], g[1], g[2], g[3] or g[2], g[4] or g[5], g[6] or g[7], g[8], stamps[g[9]])
+            for g in found
+        ]
 
     def parse_json_line(self, line: str) -> IncrementRow:
         """One JSONL line (without its newline) as a validated row, or `RowInvalid`."""

@@ -179,9 +179,13 @@ def _split_utf8(data: bytes) -> list[str | bytes | None]:
         return lines
 
 
-def read_jsonl_lines(stream: BinaryIO) -> Iterator[tuple[list[str | bytes | None], int]]:
-    """(lines, bytes read) per block. An overlong line (more than MAX_LINE_BYTES without a
-    newline, which no valid row needs) is dropped as it streams by and reported as None."""
+Chunk = str | list[str | bytes | None]
+
+
+def read_jsonl_chunks(stream: BinaryIO) -> Iterator[tuple[Chunk, int]]:
+    """(chunk, bytes read) per block of whole lines. A chunk is the block's text, or, when some
+    line is not UTF-8 or overlong, its lines (bytes for a line that is not UTF-8, None for one
+    longer than MAX_LINE_BYTES, which no valid row needs; it is dropped as it streams by)."""
     carry = b""
     overlong = False
     while block := stream.read(BLOCK_BYTES):
@@ -192,31 +196,53 @@ def read_jsonl_lines(stream: BinaryIO) -> Iterator[tuple[list[str | bytes | None
             carry = b"" if overlong else data
             yield [], len(block)
             continue
-        lines = _split_utf8(data[:cut])
+        chunk = _decoded(data[:cut])
         if overlong:
-            lines[0], overlong = None, False
+            chunk = _lines(chunk)
+            chunk[0], overlong = None, False
         carry = data[cut + 1 :]
         if len(carry) > MAX_LINE_BYTES:
             overlong, carry = True, b""
-        yield lines, len(block)
+        yield chunk, len(block)
     if overlong:
         yield [None], 0
     elif carry:
-        yield _split_utf8(carry), 0
+        yield _decoded(carry), 0
+
+
+def _decoded(data: bytes) -> Chunk:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _split_utf8(data)
+
+
+def _lines(chunk: Chunk) -> list[str | bytes | None]:
+    return chunk.split("\n") if isinstance(chunk, str) else chunk  # type: ignore[return-value]
+
+
+def read_jsonl_lines(stream: BinaryIO) -> Iterator[tuple[list[str | bytes | None], int]]:
+    """(lines, bytes read) per block: `read_jsonl_chunks` split into lines."""
+    for chunk, nbytes in read_jsonl_chunks(stream):
+        yield _lines(chunk), nbytes
 
 
 def _jsonl_blocks(source: Source) -> Iterator[tuple[_Block, int]]:
-    parse = IncrementParser().parse_json_line
+    parser = IncrementParser()
+    parse = parser.parse_json_line
     number = 0
-    for lines, nbytes in read_jsonl_lines(source.stream):
+    for chunk, nbytes in read_jsonl_chunks(source.stream):
         first = number + 1
+        rows = parser.parse_json_block(chunk) if isinstance(chunk, str) and chunk else None
+        if rows is not None:  # the common case: every line valid and on the fast path
+            number += len(rows)
+            block = _Block(rows, range(first, number + 1), shown=_shown_text(chunk, first))
+            yield block, nbytes
+            continue
+        lines = _lines(chunk)
         number += len(lines)
         block = _Block(shown=_shown_line(lines, first))
-        try:  # the common case: every line valid, parsed at C speed by map()
-            block.rows = list(map(parse, lines))  # type: ignore[arg-type]
-            block.numbers = range(first, number + 1)
-        except (RowInvalid, TypeError):  # some line is invalid (or not text): one by one
-            block.rows, block.numbers = _parse_each(parse, lines, first, block.invalid)
+        block.rows, block.numbers = _parse_each(parse, lines, first, block.invalid)
         yield block, nbytes
 
 
@@ -241,6 +267,18 @@ def _parse_each(
             else:
                 numbers.append(number)
     return rows, numbers
+
+
+def _shown_text(text: Chunk, first: int) -> Callable[[int], ShownRow]:
+    """How to show a row of a block that was parsed whole: split it only if a row is shown."""
+    split: list[Callable[[int], ShownRow]] = []
+
+    def shown(number: int) -> ShownRow:
+        if not split:
+            split.append(_shown_line(_lines(text), first))
+        return split[0](number)
+
+    return shown
 
 
 def _shown_line(lines: list[str | bytes | None], first: int) -> Callable[[int], ShownRow]:

@@ -287,3 +287,10 @@ def test_values_that_need_escaping_are_stored_as_given(store: Engine) -> None:
         stored = dict(uow.session.execute(select(Increment.event_id, Increment.description)).all())
     assert stored == {"e1": odd, "e\t2": "plain"}
     assert next(iter(lines(store).values())).description == odd
+
+
+def test_a_reject_from_a_clean_block_shows_its_line(store: Engine) -> None:
+    rows = [inc("e1"), inc("e2", customer="ghost"), inc("e3")]
+    summary, rejects = run(store, ("u.jsonl", jsonl(rows)), skip_invalid=True)
+    assert (summary.accepted, summary.rejected) == (2, 1)
+    assert (rejects[0].line, rejects[0].row) == (2, json.dumps(rows[1]))

@@ -215,3 +215,14 @@ def test_billed_amount_keeps_corrections_and_voids() -> None:
     # A correction added 100 on top of the compiled amount: it stays on top.
     assert billed_amount(500, old_compiled=400, old_amount=500, voided=False) == 600
     assert billed_amount(500, old_compiled=400, old_amount=0, voided=True) == 0
+
+
+def test_a_block_parsed_whole_gives_the_same_rows_as_line_by_line() -> None:
+    lines = [
+        line(event_id=f"e{n}", occurred_at=f"2026-01-0{1 + n}T10:00:00+02:00") for n in range(5)
+    ]
+    block = IncrementParser().parse_json_block("\n".join(lines))
+    assert block == [parse(text) for text in lines]
+    # Anything off the fast path, however harmless, sends the caller line by line.
+    for odd in ("", line() + "\r", json.dumps(GOOD), line(currency="xyz"), line(occurred_at="x")):
+        assert IncrementParser().parse_json_block("\n".join([line(), odd, line()])) is None
