@@ -466,14 +466,16 @@ class _Run:
         """The block's rows whose customer is imported and bills in the row's currency."""
         customers = self.customers
         rows = block.rows
-        unknown = {row[1] for row in rows if row[1] not in customers}
-        if unknown:
+        get = customers.get
+        doubtful = [row for row in rows if get(row[1]) != row[6]]
+        if doubtful:  # customers this call has not met yet (or mismatched rows)
+            unknown = {row[1] for row in doubtful if row[1] not in customers}
             if len(customers) + len(unknown) > CUSTOMER_CACHE:
                 customers.clear()
-                unknown = {row[1] for row in rows}
+                unknown, doubtful = {row[1] for row in rows}, rows
             customers.update(self.store.customer_currencies(unknown))
-        get = customers.get
-        if all([get(row[1]) == row[6] for row in rows]):
+            doubtful = [row for row in doubtful if get(row[1]) != row[6]]
+        if not doubtful:
             return rows, block.numbers  # the common case
         kept: list[IncrementRow] = []
         numbers: list[int] = []
