@@ -7,11 +7,12 @@ PostgreSQL (see `services.staff.identity`).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from typing import Any
 
 from billing_desk.cli.context import Context
-from billing_desk.config import ENV_USER
+from billing_desk.config import ENV_USER, stripe_api_key
 from billing_desk.domain.corrections import (
     Kind,
     Proposal,
@@ -20,13 +21,24 @@ from billing_desk.domain.corrections import (
     parse_reason,
     parse_status,
 )
+from billing_desk.domain.errors import ConfigurationError
 from billing_desk.domain.money import format_money, parse_major
+from billing_desk.domain.settings import Settings
 from billing_desk.services import corrections as svc
 from billing_desk.services import finalization_gate, staff
 from billing_desk.services.close import parse_period
 from billing_desk.store import corrections_repo
 from billing_desk.store.models.corrections import Correction
 from billing_desk.store.uow import UnitOfWork
+from billing_desk.stripe_gateway import (
+    GatewayConfig,
+    RateLimiter,
+    RetryPolicy,
+    TransientStripeError,
+    install_log_redaction,
+    open_gateway,
+)
+from billing_desk.sync.preview import StripePreview, stripe_preview
 
 PROPOSE_KINDS = [k.value for k in Kind if k is not Kind.UNDO]
 
@@ -49,6 +61,10 @@ def register(sub: Any) -> None:
         p.add_argument("--description", metavar="TEXT")
         p.add_argument("--reason", required=True, metavar="CODE")
         p.add_argument("--note", metavar="TEXT")
+        if name == "preview":
+            p.add_argument(
+                "--stripe", action="store_true", help="also ask Stripe what it would compute"
+            )
         p.set_defaults(handler=handler)
 
     approve = cmds.add_parser("approve", help="approve (lead; not your own) and apply")
@@ -140,17 +156,68 @@ def _propose(ctx: Context, args: argparse.Namespace) -> int:
 def _preview(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
         who = actor(ctx, uow, args)
-        preview = svc.preview_correction(uow, who, _proposal(uow, args))
+        proposal = _proposal(uow, args)
+        preview = svc.preview_correction(uow, who, proposal)
     data = preview.to_json()
     code = data["currency"]
     wait = data["needs_approval"] or "applies at once"
-    ctx.emit(
-        data,
+    text = (
         f"invoice total {format_money(data['total_before'], code)} -> "
         f"{format_money(data['total_after'], code)} "
-        f"(change {format_money(data['change'], code)}); {wait}",
+        f"(change {format_money(data['change'], code)}); {wait}"
     )
+    if args.stripe:
+        found = asyncio.run(_stripe_preview(ctx, proposal, who))
+        data["stripe"] = None if found is None else found.to_json()
+        text += "\n" + _stripe_line(found)
+    ctx.emit(data, text)
     return 0
+
+
+async def _stripe_preview(ctx: Context, proposal: Proposal, who: str) -> StripePreview | None:
+    install_log_redaction()
+    key = stripe_api_key(ctx.secrets)
+    if not key:
+        raise ConfigurationError(
+            "no Stripe key for --stripe: set STRIPE_API_KEY or store it in the OS keyring "
+            "(service billing-desk, entry stripe-api-key)"
+        )
+    # Someone is waiting at the prompt: a short timeout and one retry, not the worker's patience.
+    config = GatewayConfig(
+        key, ctx.options.stripe_base, timeout_s=10, retry=RetryPolicy(attempts=2, cap_s=1.0)
+    )
+    store = ctx.engine()
+    try:
+        async with open_gateway(config, RateLimiter(Settings().rate_limit_test)) as gateway:
+            return await stripe_preview(gateway, lambda: UnitOfWork(store), proposal, who)
+    except TransientStripeError as exc:
+        raise TransientStripeError(
+            f"no Stripe preview: {exc.message}; the local preview above still holds, "
+            "try --stripe again later",
+            endpoint=exc.endpoint,
+            http_status=exc.http_status,
+            code=exc.code,
+        ) from None
+
+
+def _stripe_line(found: StripePreview | None) -> str:
+    if found is None:
+        return "stripe: nothing to preview for this kind"
+    code = found.currency
+    verdict = "matches" if found.matches else "MISMATCH with the local preview"
+    text = (
+        f"stripe ({found.source}): {format_money(found.total_before, code)} -> "
+        f"{format_money(found.total_after, code)} (change {format_money(found.change, code)}); "
+        f"{verdict}"
+    )
+    note = found.credit_note
+    if note is not None:
+        text += (
+            f"; amount remaining {format_money(note.amount_remaining_before, code)} -> "
+            f"{format_money(note.amount_remaining_after, code)}, to customer balance "
+            f"{format_money(note.customer_balance_amount, code)}"
+        )
+    return text
 
 
 def _approve(ctx: Context, args: argparse.Namespace) -> int:
