@@ -629,12 +629,14 @@ class SyncEngine:
                 s,
                 self.worker_id,
                 now,
-                self.config.heartbeat * 3,
+                # Generous: a heartbeat delayed by a busy store must not make a live worker
+                # look dead, or a newcomer would take the whole budget beside it.
+                self.config.heartbeat * 5,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 status=state,
                 detail=detail,
-                join_delay=self.config.heartbeat * 2,
+                join_delay=self.config.heartbeat * 3,
                 calls_per_s=calls_per_s,
             )
             sync_repo.renew_leases(s, self.worker_id, now, self.config.lease)
