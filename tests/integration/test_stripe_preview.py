@@ -15,21 +15,42 @@ from sqlalchemy import Engine, select, text
 
 from billing_desk.cli import main
 from billing_desk.domain.corrections import Kind, Proposal
+from billing_desk.domain.settings import Settings
 from billing_desk.store.models.sync import PeriodInvoice
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RateLimiter, open_gateway
+from billing_desk.sync.engine import SyncEngine
 from billing_desk.sync.preview import StripePreview, stripe_preview
 from tests.integration.corrections_support import add_staff, proposal
-from tests.integration.test_corrections_stripe import PERIOD, Desk
+from tests.integration.sync_seed import seed
+from tests.integration.test_corrections_stripe import FAST, PERIOD, Desk
 
 
-def ask(desk: Desk, p: Proposal, who: str = "lee") -> StripePreview | None:
+def ask(desk: Any, p: Proposal, who: str = "lee") -> StripePreview | None:
     async def go() -> StripePreview | None:
         config = GatewayConfig(desk.sandbox.api_key, desk.sandbox.url, timeout_s=10)
         async with open_gateway(config, RateLimiter(100)) as gateway:
             return await stripe_preview(gateway, lambda: UnitOfWork(desk.engine), p, who)
 
     return asyncio.run(go())
+
+
+class Open(Desk):
+    """Lines pushed to Stripe as pending items; the period not closed yet (no invoice)."""
+
+    def __init__(self, engine: Engine, sandbox: Any) -> None:
+        self.engine, self.sandbox = engine, sandbox
+        seeded = seed(engine, customers=1, lines_per_customer=2, period=PERIOD)
+        self.customer = seeded.customers[0]
+        self.lines = seeded.lines[self.customer]
+        add_staff(engine)
+        self.sync = SyncEngine(
+            engine,
+            GatewayConfig(sandbox.api_key, sandbox.url, timeout_s=10),
+            Settings(sync_interval=timedelta(0)),
+            config=FAST,
+        )
+        self.run()
 
 
 def credit(desk: Desk, amount: int) -> Proposal:
@@ -91,6 +112,26 @@ def test_a_pre_payment_credit_preview_reduces_what_is_due_as_the_local_preview_s
     finalized.propose("lee", Kind.CREDIT, amount=150)
     finalized.run(customer=finalized.customer)
     assert finalized.stripe_invoice().amount_remaining == note.amount_remaining_after
+
+
+def test_before_close_stripe_previews_the_upcoming_invoice(
+    engine: Engine, stripe_sandbox: Any
+) -> None:
+    desk = Open(engine, stripe_sandbox)
+    for p in (
+        credit(desk, 234),
+        proposal(Kind.ONE_OFF, desk.customer, PERIOD, amount=1_999, description="Setup"),
+        proposal(Kind.ADJUST, desk.customer, PERIOD, amount=50, line_id=desk.lines[0]),
+        proposal(Kind.VOID, desk.customer, PERIOD, line_id=desk.lines[1]),
+    ):
+        found = ask(desk, p)
+        assert found is not None
+        assert (p.kind, found.source, found.matches) == (p.kind, "invoice_preview", True)
+        assert found.total_before == desk.local_total()
+    # Previews leave Stripe as it was: no invoice, no new items.
+    client = stripe_sandbox.client()
+    assert client.v1.invoices.list().data == []
+    assert len(client.v1.invoice_items.list().data) == 2
 
 
 def test_on_a_draft_stripe_figures_agree_with_the_local_preview(draft: Desk) -> None:
