@@ -176,14 +176,15 @@ _DECODER = json.JSONDecoder(
 )
 
 # The fast path: a line in the contract's field order whose values are already valid and
-# canonical, so that matching it is the whole validation except the currency and timestamp. A
+# canonical, so that matching it is the whole validation except the item code, currency and
+# timestamp, which repeat and are checked against sets of values already seen. A
 # string here is exactly its JSON value (no backslash, quote or control character); decimals are
 # canonical, below 1e12, with at most 12 places; integers are JSON integers below 1e12.
 _C = r'[^"\\\x00-\x1f]'
 _DEC = r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{0,11}[1-9])?"
 _INT = r"(?:0|[1-9][0-9]{0,11})"
 _FAST_LINE = re.compile(
-    rf'\{{"event_id":"({_C}{{1,{MAX_EVENT_ID}}})","customer":"({_C}+)","item":"({ITEM_PATTERN})"'
+    rf'\{{"event_id":"({_C}{{1,{MAX_EVENT_ID}}})","customer":"({_C}+)","item":"({_C}+)"'
     rf'(?:,"description":"({_C}{{1,{MAX_DESCRIPTION}}})")?'
     rf',"quantity":(?:"({_DEC})"|({_INT})),"unit_amount":(?:"({_DEC})"|({_INT}))'
     rf',"currency":"([a-z]{{3}})","occurred_at":"({_C}+)"\}}'
@@ -251,12 +252,18 @@ _CACHE_LIMIT = 65_536
 
 
 class IncrementParser:
-    """Validates increments one row at a time. It remembers recent timestamps (usage comes in
-    hourly batches, so the same ones repeat) in a bounded cache: memory stays flat however long
-    the input is."""
+    """Validates increments. It remembers the item codes and timestamps it has checked (usage
+    comes in hourly batches of a few items, so the same ones repeat) in bounded caches: memory
+    stays flat however long the input is."""
 
     def __init__(self) -> None:
         self._timestamps: dict[str, str] = {}
+        self._items: set[str] = set()
+
+    def _remember_items(self, items: set[str]) -> None:
+        if len(self._items) + len(items) > _CACHE_LIMIT:
+            self._items.clear()
+        self._items |= items
 
     def parse_json_block(self, text: str) -> list[IncrementRow] | None:
         """Lines of JSONL (joined by newlines) as rows, if every one takes the fast path and is
@@ -267,6 +274,11 @@ class IncrementParser:
             return None
         if not {g[8] for g in found} <= SUPPORTED:
             return None
+        new_items = {g[2] for g in found} - self._items
+        if new_items:
+            if any(_ITEM.fullmatch(item) is None for item in new_items):
+                return None
+            self._remember_items(new_items)
         stamps = self._timestamps
         needed = {g[9] for g in found}
         missing = needed - stamps.keys()
@@ -292,6 +304,9 @@ class IncrementParser:
         event_id, customer, item, description, q_text, q_int, u_text, u_int, cur, at = (
             match.groups()
         )
+        if item not in self._items:
+            self._check_item(item)
+            self._remember_items({item})
         if cur not in SUPPORTED:
             _check_currency(cur)
         occurred = self._timestamps.get(at)

@@ -224,5 +224,6 @@ def test_a_block_parsed_whole_gives_the_same_rows_as_line_by_line() -> None:
     block = IncrementParser().parse_json_block("\n".join(lines))
     assert block == [parse(text) for text in lines]
     # Anything off the fast path, however harmless, sends the caller line by line.
-    for odd in ("", line() + "\r", json.dumps(GOOD), line(currency="xyz"), line(occurred_at="x")):
+    odds = ("", line() + "\r", json.dumps(GOOD), line(currency="xyz"), line(occurred_at="x"))
+    for odd in (*odds, line(item="API.calls"), line(item="a" * 129)):
         assert IncrementParser().parse_json_block("\n".join([line(), odd, line()])) is None
