@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from sqlalchemy import Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+_EXACT = Context(prec=200)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -32,7 +34,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
             raise TypeError(f"ExactDecimal needs a Decimal, got {type(value).__name__}")
         if dialect.name == "postgresql":
             return value
-        return format(value.normalize(), "f") if value else "0"
+        # normalize() rounds to the context's precision (28 digits by default): use one wide
+        # enough that it only ever strips trailing zeros.
+        return format(value.normalize(_EXACT), "f") if value else "0"
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

@@ -78,3 +78,52 @@ def test_unreachable_postgres_is_one_clear_error() -> None:
     with pytest.raises(ConfigurationError, match="cannot open the store") as info:
         open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(info.value)
+
+
+def test_decimals_survive_the_store_exactly(engine: Engine) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from billing_desk.store.models import Customer, Line
+    from billing_desk.store.uow import UnitOfWork
+
+    # 34 significant digits: more than Decimal's default 28-digit context would keep.
+    quantity = Decimal("1234567890123456789012.123456789012")
+    now = datetime.now(UTC)
+    with UnitOfWork(engine, write=True) as uow:
+        uow.session.add(
+            Customer(
+                id="c1",
+                name="A",
+                email="a@example.com",
+                currency="usd",
+                balance=0,
+                flags={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.session.add(
+            Line(
+                customer_id="c1",
+                period="2026-10",
+                kind="usage",
+                item="cpu",
+                description="cpu",
+                unit_amount=Decimal("0.000000000001"),
+                currency="usd",
+                quantity=quantity,
+                increment_count=1,
+                compiled_amount=0,
+                amount=0,
+                voided=False,
+                version=1,
+                sync_state="pending",
+                updated_at=now,
+            )
+        )
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        line = uow.session.query(Line).one()
+        assert line.quantity == quantity
+        assert line.unit_amount == Decimal("0.000000000001")
