@@ -537,22 +537,17 @@ def heartbeat(
     pid: int,
     status: str,
     detail: str | None,
-    join_delay: timedelta,
     calls_per_s: float = 0.0,
-) -> tuple[int, datetime]:
-    """Refresh the worker's row; returns (live workers sharing the budget, when it may send)."""
+) -> None:
+    """Refresh the worker's row: alive until `now + ttl`, with its state for the sync panel.
+    (Its share of the request budget is a lease of its own: `rate_lease_repo`.)"""
     row = session.get(SyncWorker, worker)
     if row is None:
-        others = session.scalar(
-            select(func.count()).select_from(SyncWorker).where(SyncWorker.expires_at > now)
-        )
-        sends_from = now + join_delay if others else now
         row = SyncWorker(
             worker_id=worker,
             host=host,
             pid=pid,
             started_at=now,
-            sends_from=sends_from,
             outbox_depth=0,
             needs_attention=0,
         )
@@ -563,14 +558,10 @@ def heartbeat(
     depth = outbox_depth(session)
     row.outbox_depth, row.needs_attention = depth.queued, depth.needs_attention
     session.flush()
-    live = session.scalar(
-        select(func.count()).select_from(SyncWorker).where(SyncWorker.expires_at > now)
-    )
-    return max(1, int(live or 1)), row.sends_from
 
 
 def sign_off(session: Session, worker: str, now: datetime, status: str, detail: str | None) -> None:
-    """A clean stop: the row stays for the sync panel, but no longer holds a budget share."""
+    """A clean stop: the row stays for the sync panel, no longer alive."""
     session.execute(
         update(SyncWorker)
         .where(SyncWorker.worker_id == worker)

@@ -2,9 +2,16 @@
 
 Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart,
 so Stripe sees a steady stream rather than bursts; and however the schedule is kept, no window
-of one second ever holds more than `floor(rate)` starts (for a rate of at least 1). The rate can
-be changed at any time — the engine sets this process's share of the account's budget — and a
-429 pauses every sender at once.
+of one second ever holds more than `floor(rate)` starts (for a rate of at least 1). A 429
+pauses every sender at once.
+
+Two modes:
+- fixed: `RateLimiter(rate)`; `rate` may be changed at any time.
+- leased (`RateLimiter.leased()`, the sync engine's): requests start only under a lease —
+  `grant(rate, until)`: this rate, and no start at or after `until` (this limiter's clock). The
+  engine obtains leases from the store, where several workers split one account's budget; a
+  lease that is not renewed in time simply stops this process sending. With no valid lease a
+  sender calls `on_lease_needed` (the engine renews at its own pace), else waits for a grant.
 """
 
 from __future__ import annotations
@@ -38,14 +45,30 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._rate = self._checked(rate)
+        self._until = math.inf  # fixed mode: never runs out
         self._clock = clock
         self._sleep = sleep
         self._next_start = 0.0
         self._recent: deque[float] = deque()  # starts within the last WINDOW seconds
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._granted: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.sent = 0
+        # Leased mode: awaited by a sender that finds no valid lease (see the module docstring).
+        self.on_lease_needed: Callable[[], Awaitable[None]] | None = None
+
+    @classmethod
+    def leased(
+        cls,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> RateLimiter:
+        """A limiter that sends nothing until it is granted a lease."""
+        limiter = cls(1.0, clock=clock, sleep=sleep)
+        limiter.grant(0.0, -math.inf)
+        return limiter
 
     @staticmethod
     def _checked(rate: float) -> float:
@@ -61,24 +84,65 @@ class RateLimiter:
     def rate(self, value: float) -> None:
         self._rate = self._checked(value)
 
+    @property
+    def until(self) -> float:
+        """When the current lease runs out (this limiter's clock); infinite in fixed mode."""
+        return self._until
+
+    def now(self) -> float:
+        return self._clock()
+
+    def can_send(self) -> bool:
+        """A lease is in force: a request may start (once the rate allows)."""
+        return self._rate > 0 and self._clock() < self._until
+
+    def grant(self, rate: float, until: float) -> None:
+        """Lease: at most `rate` starts per second (0: none), and none at or after `until`.
+
+        Lowering the rate takes effect for the very next start: the one-second window of
+        recent starts is kept, so the new rate holds from here on, whatever was sent before.
+        """
+        if rate < 0 or math.isnan(rate):
+            raise ValueError(f"a granted rate cannot be negative, got {rate!r}")
+        self._rate, self._until = float(rate), until
+        if self._granted is not None and self.can_send():
+            self._granted.set()
+
     def pause(self, seconds: float) -> None:
         """Hold every sender for `seconds` (Stripe said we went too fast)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    async def acquire(self) -> None:
-        """Wait until one more request may start, and count it as started."""
+    def _bind(self) -> tuple[asyncio.Lock, asyncio.Event]:
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._lock_loop is not loop:
-            # An asyncio lock belongs to one loop; the limiter outlives them (one per pass).
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        async with self._lock:  # first come, first served
+        if self._lock is None or self._granted is None or self._loop is not loop:
+            # asyncio primitives belong to one loop; the limiter outlives them (one per pass).
+            self._lock, self._granted, self._loop = asyncio.Lock(), asyncio.Event(), loop
+        return self._lock, self._granted
+
+    async def acquire(self) -> float:
+        """Wait until one more request may start, and count it as started; returns when (this
+        limiter's clock)."""
+        lock, granted = self._bind()
+        async with lock:  # first come, first served
             while True:
                 now = self._clock()
-                while self._recent and self._recent[0] <= now - WINDOW:
+                if not self.can_send():
+                    granted.clear()
+                    if self.on_lease_needed is not None:
+                        await self.on_lease_needed()
+                    else:
+                        await granted.wait()
+                    continue
+                # `start + WINDOW` against `now` in both places, so that rounding can never
+                # leave a start in the window yet call the wait over.
+                while self._recent and self._recent[0] + WINDOW <= now:
                     self._recent.popleft()
                 wait = max(self._next_start, self._paused_until) - now
-                if len(self._recent) >= max(1, math.floor(self._rate)):
-                    wait = max(wait, self._recent[0] + WINDOW - now)
+                cap = max(1, math.floor(self._rate))
+                if len(self._recent) >= cap:
+                    # After a lowered rate the window may hold more than `cap`: wait until
+                    # enough of them have left it.
+                    wait = max(wait, self._recent[-cap] + WINDOW - now)
                 if wait <= 0:
                     gap = spacing(self._rate)
                     # Keep to the schedule: a sender that woke late (a busy loop, a stalled
@@ -90,5 +154,5 @@ class RateLimiter:
                     self._next_start = base + gap
                     self._recent.append(now)
                     self.sent += 1
-                    return
+                    return now
                 await self._sleep(wait)

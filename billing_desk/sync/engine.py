@@ -8,10 +8,16 @@ thread's event loop. Everything Stripe-bound is asyncio; store calls are short t
     await engine.run_forever(stop_event)              # until stop_event is set
     engine.request_customer_push("cus-1")             # an agent opened a customer (any thread)
 
-Several engines (desktops, a headless service) may share one store: they split the Stripe
-account's request budget through their heartbeat rows (each sends at budget / live workers; a
-newcomer waits one heartbeat before its first request so the others have shrunk their shares),
-and customer-wide outbox leases keep any operation from being sent by two of them at once.
+Several engines (desktops, a headless service) may share one store. They split the Stripe
+account's request budget by leases on whole requests per second, granted in a serialized
+store transaction so that the shares in force never sum to more than the budget. A newcomer
+gets what the others leave free (maybe nothing: its requests wait); at their next heartbeat the
+others slow down to budget / wanting workers, and what they gave up is granted a second later,
+once their past requests have left Stripe's one-second window. The limiter starts requests only
+while this worker's lease is valid by its own clock, so a killed, stalled or cut-off worker
+stops by itself before its share can go to another — no guess about who is alive
+(`sync/rate_lease.py`, `store/rate_lease_repo.py`). Customer-wide outbox leases keep any
+operation from being sent by two of them at once.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -63,6 +68,7 @@ from billing_desk.sync import invoicing, push, rollup
 from billing_desk.sync.clock import Clock, SystemClock
 from billing_desk.sync.context import EngineConfig, OpContext
 from billing_desk.sync.faults import kill_point
+from billing_desk.sync.rate_lease import LeaseKeeper
 from billing_desk.sync.recorder import Recorder
 from billing_desk.sync.results import Result, Status
 from billing_desk.sync.stats import CallStats
@@ -157,11 +163,19 @@ class SyncEngine:
         self._on_status = on_status
         self._pull = pull
         self.stats = CallStats(self.worker_id, self.clock, self._on_backoff)
-        self.limiter = RateLimiter(self.budget)
+        # Sends only under a lease on a share of the budget (renewed every heartbeat).
+        self.limiter = RateLimiter.leased()
+        self._lease = LeaseKeeper(
+            store,
+            self.limiter,
+            self.worker_id,
+            budget=lambda: self.budget,
+            beat=self.config.heartbeat,
+        )
+        self.limiter.on_lease_needed = self._lease.wanted
         self._requested: asyncio.Queue[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status: tuple[str, str | None] = ("idle", None)
-        self._sends_from: datetime | None = None
         self._recorder = Recorder(store)
 
     # Configuration
@@ -256,7 +270,7 @@ class SyncEngine:
         reason: str | None = None
         try:
             await self._beat()
-            await self._wait_for_turn(stop)
+            await self._wait_for_share(stop)
             async with open_gateway(self.gateway_config, self.limiter, self.stats) as gateway:
                 yield gateway
         except StripeKeyRejected as exc:
@@ -269,14 +283,11 @@ class SyncEngine:
             await self._sign_off(reason)
             self._status_to("stopped", reason)
 
-    async def _wait_for_turn(self, stop: asyncio.Event) -> None:
-        """A newcomer waits until the live workers have made room for its share."""
-        while self._sends_from is not None and self.clock.now() < self._sends_from:
-            if stop.is_set():
-                return
-            wait = (self._sends_from - self.clock.now()).total_seconds()
-            await _first_of(asyncio.sleep(min(wait, 0.2)), stop, None)
-            await self._beat()
+    async def _wait_for_share(self, stop: asyncio.Event) -> None:
+        """A newcomer whose share the others still hold claims nothing until it may send: what
+        it claimed would only wait, out of the others' reach."""
+        while not self.limiter.can_send() and not stop.is_set():
+            await _first_of(self._lease.wanted(), stop, None)
 
     def _scope(self, customer: str | None, close_period: str | None) -> sync_repo.ClaimScope:
         if customer is not None or close_period is not None:
@@ -608,7 +619,7 @@ class SyncEngine:
         summary.needs_attention = depth.needs_attention
         summary.blocked = depth.blocked
 
-    # Heartbeat: liveness, budget share, leases, statistics
+    # Heartbeat: budget share, liveness, outbox leases, statistics
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.heartbeat.total_seconds()
@@ -617,39 +628,36 @@ class SyncEngine:
             await self._beat()
 
     async def _beat(self) -> None:
-        """Heartbeat: renew this worker's row and leases, take its share of the budget, and
-        write the statistics gathered since the last one (through the group commit)."""
+        """Heartbeat: renew this worker's share of the budget (a transaction of its own, so it
+        never waits behind a group commit), and, through the group commit, its row, its
+        outbox leases and the statistics gathered since the last one."""
         now = self.clock.now()
         state, detail = self._status
         stats = self.stats.take()  # taken here, on the loop: only the loop touches them
         calls_per_s = self.stats.calls_per_second()
 
-        def beat(s: Session) -> tuple[int, datetime]:
-            share = sync_repo.heartbeat(
+        def beat(s: Session) -> None:
+            sync_repo.heartbeat(
                 s,
                 self.worker_id,
                 now,
-                # Generous: a heartbeat delayed by a busy store must not make a live worker
-                # look dead, or a newcomer would take the whole budget beside it.
                 self.config.heartbeat * 5,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 status=state,
                 detail=detail,
-                join_delay=self.config.heartbeat * 3,
                 calls_per_s=calls_per_s,
             )
             sync_repo.renew_leases(s, self.worker_id, now, self.config.lease)
             stats.write(s)
-            return share
 
-        live, self._sends_from = await self._recorder.run(beat)
-        self.limiter.rate = self.budget / live
+        await asyncio.gather(self._lease.renew(), self._recorder.run(beat))
 
     async def _flush(self) -> None:
         await self._recorder.run(self.stats.take().write)
 
     async def _sign_off(self, reason: str | None) -> None:
+        await self._lease.release()
         stats, now = self.stats.take(), self.clock.now()
 
         def sign_off(s: Session) -> None:

@@ -1,4 +1,5 @@
-"""Tables of the sync engine (push side): invoices per period, worker state, API statistics.
+"""Tables of the sync engine (push side): invoices per period, worker state and budget shares,
+API statistics.
 
 The outbox itself lives with the ledger (`OutboxOperation`); migration 0003 adds the column
 `outbox.stripe_object_id` (the Stripe id an operation produced: an invoice item, a credit note,
@@ -51,8 +52,9 @@ class PeriodInvoice(Base):
 class SyncWorker(Base):
     """One running sync engine (a desktop or a headless service), seen by every other.
 
-    The row is the worker's heartbeat: live workers split the Stripe account's request budget
-    between them (`expires_at` in the future = alive), and the GUI's sync panel shows the state.
+    The row is the worker's heartbeat (`expires_at` in the future = alive): the GUI's sync panel
+    shows its state, and operations leased to a worker that is no longer alive are retried. The
+    request budget is split through `SyncRateLease`, not through these rows.
     """
 
     __tablename__ = "sync_workers"
@@ -66,13 +68,29 @@ class SyncWorker(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # When this worker may start sending: a newcomer waits one heartbeat so the others have
-    # shrunk their share of the budget before it takes its own.
-    sends_from: Mapped[datetime] = mapped_column(UTCDateTime)
     outbox_depth: Mapped[int] = mapped_column(Integer, default=0)
     needs_attention: Mapped[int] = mapped_column(Integer, default=0)
     calls_per_s: Mapped[float] = mapped_column(Float, default=0.0)
     last_pass_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncRateLease(Base):
+    """A worker's share of the Stripe account's request budget (see `store/rate_lease_repo.py`).
+
+    Granted only in a serialized transaction, so at every instant the store's clock shows, the
+    shares counted here sum to at most the budget. A share counts until `share_until` (the
+    worker stops sending a window and a margin before that, by its own clock); a rate a worker
+    gave up counts on as `held` until `held_until`, a window after it stopped using it.
+    """
+
+    __tablename__ = "sync_rate_leases"
+
+    worker_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Requests per second the worker may start (whole requests, unless the budget is below one).
+    share: Mapped[float] = mapped_column(Float)
+    share_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    held: Mapped[float] = mapped_column(Float, default=0.0)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SyncApiCalls(Base):

@@ -1,0 +1,113 @@
+"""The limiter in leased mode (the sync engine's): no start without a lease in force, none at or
+after its end, and a lowered rate holds from the very next start."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing_desk.stripe_gateway import RateLimiter
+
+
+class FakeTime:
+    """A clock that only moves when the limiter (or a lease keeper) sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_nothing_starts_without_a_lease_and_the_sender_asks_for_one() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
+    asked: list[float] = []
+
+    async def renew() -> None:
+        asked.append(fake.now)
+        await fake.sleep(0.5)  # the store took its time
+        if len(asked) == 2:
+            limiter.grant(10, fake.now + 3)
+
+    limiter.on_lease_needed = renew
+    assert not limiter.can_send()
+    started = asyncio.run(limiter.acquire())
+    assert asked == [0.0, 0.5]
+    assert started == 1.0
+
+
+def test_no_start_at_or_after_the_lease_end() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
+    limiter.grant(10, 1.0)
+    ends: list[float] = []
+
+    async def renew() -> None:
+        ends.append(fake.now)
+        limiter.grant(10, fake.now + 1.0)
+
+    limiter.on_lease_needed = renew
+
+    async def run() -> list[float]:
+        return [await limiter.acquire() for _ in range(25)]
+
+    times = asyncio.run(run())
+    assert ends
+    assert all(end >= 1.0 for end in ends)
+    assert len(times) == 25
+    # Every start was made under a lease that had not ended yet.
+    assert all(not (1.0 <= t < ends[0]) for t in times)
+
+
+def test_a_grant_wakes_a_sender_that_waits_without_a_renewer() -> None:
+    limiter = RateLimiter.leased()
+
+    async def run() -> float:
+        sender = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0.05)
+        assert not sender.done()
+        limiter.grant(5, limiter.now() + 10)
+        return await sender
+
+    assert asyncio.run(run()) >= 0
+
+
+def test_a_granted_rate_cannot_be_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        RateLimiter.leased().grant(-1, math.inf)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=60)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_new_rate_holds_from_the_next_start(changes: list[tuple[int, int]]) -> None:
+    """Whatever went before, no one-second window that ends at a start holds more starts than
+    the rate in force at that start (so lowering the rate first, then giving the difference
+    up a window later, is safe)."""
+    fake = FakeTime()
+    limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
+    starts: list[tuple[float, int]] = []
+
+    async def run() -> None:
+        for rate, count in changes:
+            limiter.grant(rate, math.inf)
+            for _ in range(count):
+                starts.append((await limiter.acquire(), rate))
+
+    asyncio.run(run())
+    for i, (t, rate) in enumerate(starts):
+        # (t - 1, t]; a start a whole second before is out of it (to the float's precision).
+        in_window = sum(1 for u, _ in starts[: i + 1] if u > t - 1.0 + 1e-9)
+        assert in_window <= rate
