@@ -1,13 +1,11 @@
-"""`audit export --out FILE.csv [--since ISO]`, `audit verify` (CONTRACT.md) and `audit list`."""
+"""`audit export --out FILE.csv [--since ISO]`, `audit verify` (CONTRACT.md) and `audit list`:
+the handlers (their options are in `parser.py`)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from billing_desk.cli.context import Context
-from billing_desk.cli.corrections_cmd import actor
+from billing_desk.cli.context import Context, actor
 from billing_desk.domain.audit import timestamp_text
 from billing_desk.services import audit
 from billing_desk.store.uow import UnitOfWork
@@ -15,28 +13,7 @@ from billing_desk.store.uow import UnitOfWork
 EXIT_TAMPERED = 4
 
 
-def register(sub: Any) -> None:
-    group = sub.add_parser("audit", help="the append-only, hash-chained audit trail")
-    cmds = group.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    export = cmds.add_parser("export", help="write the trail as CSV (formula-safe cells)")
-    export.add_argument("--out", required=True, metavar="FILE.csv", type=Path)
-    export.add_argument("--since", metavar="ISO", help="only rows at or after this time")
-    export.set_defaults(handler=_export)
-    verify = cmds.add_parser("verify", help="check the chain (exit 4 if tampered with)")
-    verify.add_argument(
-        "--expect-head",
-        metavar="HASH",
-        help="also check that the trail ends at this hash (noted from an earlier verify)",
-    )
-    verify.set_defaults(handler=_verify)
-    listing = cmds.add_parser("list", help="newest rows first (JSON array)")
-    listing.add_argument("--limit", type=int, default=50, metavar="N")
-    listing.add_argument("--before", type=int, metavar="SEQ", help="rows older than this seq")
-    listing.add_argument("--subject", metavar="S", help="e.g. correction:12")
-    listing.set_defaults(handler=_list)
-
-
-def _export(ctx: Context, args: argparse.Namespace) -> int:
+def run_export(ctx: Context, args: argparse.Namespace) -> int:
     since = None if args.since is None else audit.parse_since(args.since)
     with UnitOfWork(ctx.engine()) as uow:
         actor(ctx, uow, args)  # on PostgreSQL, --as naming someone else is refused
@@ -45,7 +22,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(ctx: Context, args: argparse.Namespace) -> int:
+def run_verify(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
         actor(ctx, uow, args)
         report = audit.verify(uow)
@@ -74,7 +51,7 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_TAMPERED
 
 
-def _list(ctx: Context, args: argparse.Namespace) -> int:
+def run_list(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
         actor(ctx, uow, args)
         page = audit.page(uow, limit=args.limit, before_seq=args.before, subject=args.subject)

@@ -1,22 +1,33 @@
-"""What every command handler gets: resolved options, the store, secrets, and output helpers."""
+"""What every command handler gets: resolved options, the store, secrets, and output helpers.
+
+Imported by every command, `--help` included: the store (SQLAlchemy) is imported only when a
+command first opens it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from typing import Any
-
-from sqlalchemy import Engine
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from billing_desk.config import (
+    ENV_USER,
     KeyringSecrets,
     RuntimeOptions,
     Secrets,
     db_password_entry,
 )
-from billing_desk.domain.errors import BillingDeskError
-from billing_desk.store.migrate import open_store
+from billing_desk.domain.errors import BillingDeskError, ConfigurationError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sqlalchemy import Engine
+
+    from billing_desk.store.uow import UnitOfWork
 
 
 class Context:
@@ -41,9 +52,23 @@ class Context:
     def engine(self, *, auto_upgrade: bool = True) -> Engine:
         """The store, opened (and, for SQLite, upgraded) on first use."""
         if self._engine is None:
+            from billing_desk.store.migrate import open_store
+
             password = None if self.options.db_url.startswith("sqlite") else self.db_password()
             self._engine = open_store(self.options.db_url, password, auto_upgrade=auto_upgrade)
         return self._engine
+
+    @contextlib.contextmanager
+    def store_errors(self) -> Iterator[None]:
+        """A store that fails mid-command (locked, gone, corrupt) is one line and exit 5."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        from billing_desk.store.migrate import describe_db_error
+
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            raise ConfigurationError(describe_db_error(self.options.db_url, exc)) from None
 
     def emit(self, value: Any, human: str | None = None) -> None:
         """The command's result: one JSON value with --json, else `human` (or indented JSON)."""
@@ -64,3 +89,10 @@ class Context:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def actor(ctx: Context, uow: UnitOfWork, args: argparse.Namespace) -> str:
+    from billing_desk.services import staff
+
+    named = getattr(args, "as_user", None) or os.environ.get(ENV_USER)
+    return staff.identity(uow, named, ctx.user)

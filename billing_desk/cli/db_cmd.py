@@ -1,9 +1,8 @@
-"""`db upgrade`: create or migrate the schema."""
+"""`db upgrade`: create or migrate the schema (its options are in `parser.py`)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from billing_desk.cli.context import Context
 from billing_desk.domain.errors import ConfigurationError
@@ -11,14 +10,7 @@ from billing_desk.store import migrate
 from billing_desk.store.engine import create_store_engine
 
 
-def register(sub: Any) -> None:
-    db = sub.add_parser("db", help="the store's schema")
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    up = db_sub.add_parser("upgrade", help="create or migrate the schema (idempotent)")
-    up.set_defaults(handler=_upgrade)
-
-
-def _upgrade(ctx: Context, _args: argparse.Namespace) -> int:
+def run_upgrade(ctx: Context, _args: argparse.Namespace) -> int:
     url = ctx.options.db_url
     password = None if url.startswith("sqlite") else ctx.db_password()
     if url.startswith("sqlite"):

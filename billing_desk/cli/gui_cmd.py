@@ -7,33 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-from typing import Any
 
 from billing_desk.cli.context import Context
 from billing_desk.config import ENV_DB, ENV_USER
 
 
-def register(sub: Any) -> None:
-    gui = sub.add_parser("gui", help="the desktop app (the default with no command)")
-    # Its own dest: `billing-desk --demo` sets the global flag, which this must not reset.
-    gui.add_argument(
-        "--demo",
-        dest="gui_demo",
-        action="store_true",
-        help="a local Stripe sandbox and a temporary store with sample data",
-    )
-    gui.add_argument(
-        "--screenshot",
-        metavar="PNG",
-        type=Path,
-        help="render the main window once the first customer view has loaded, then exit 0",
-    )
-    gui.add_argument("--customer", metavar="ID", help="open this customer at start")
-    gui.set_defaults(handler=_gui)
-
-
-def _gui(ctx: Context, args: argparse.Namespace) -> int:
+def run_gui(ctx: Context, args: argparse.Namespace) -> int:
     from billing_desk.ui.app import LaunchOptions, run
 
     launch = LaunchOptions(

@@ -14,51 +14,20 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
-from billing_desk.cli.context import Context
-from billing_desk.cli.corrections_cmd import actor
-from billing_desk.domain.errors import ConfigurationError, UsageError
+from billing_desk.cli.context import Context, actor
+from billing_desk.domain.errors import UsageError
 from billing_desk.services.ingest import Reject, Source, ingest
-from billing_desk.store.migrate import describe_db_error
 from billing_desk.store.uow import UnitOfWork
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "ingest",
-        help="ingest usage increments (JSONL, or CSV by extension; - reads JSONL from stdin)",
-        description="Ingest usage increments. Atomic: one invalid row and nothing is written "
-        "(exit 1), unless --skip-invalid writes the valid rows and sends each invalid one to "
-        "--rejects. An event_id seen before with the same content is a duplicate (counted); "
-        "with different content it is invalid.",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="JSONL or CSV file, or -")
-    add_reject_options(parser)
-    parser.set_defaults(handler=_ingest)
-
-
-def add_reject_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="write the valid rows; every invalid one goes to --rejects (still exits 1)",
-    )
-    parser.add_argument(
-        "--rejects",
-        metavar="PATH",
-        help="write each invalid row and its reason here, as JSONL",
-    )
-
-
-def _ingest(ctx: Context, args: argparse.Namespace) -> int:
+def run_ingest(ctx: Context, args: argparse.Namespace) -> int:
     check_reject_options(args)
     with open_sources(args.files) as sources, reject_sink(ctx, args.rejects) as on_reject:
         total = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
         progress = Progress(total) if sys.stderr.isatty() else None
-        with store_errors(ctx), UnitOfWork(ctx.engine(), write=True) as uow:
+        with ctx.store_errors(), UnitOfWork(ctx.engine(), write=True) as uow:
             summary = ingest(
                 uow,
                 sources,
@@ -126,15 +95,6 @@ def reject_sink(ctx: Context, path: str | None) -> Iterator[Callable[[Reject], N
     finally:
         if out is not None:
             out.close()
-
-
-@contextlib.contextmanager
-def store_errors(ctx: Context) -> Iterator[None]:
-    """A store that fails mid-command (locked, gone, corrupt) is one line and exit 5."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        raise ConfigurationError(describe_db_error(ctx.options.db_url, exc)) from None
 
 
 class Progress:

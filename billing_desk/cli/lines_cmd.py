@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from billing_desk.cli.context import Context
-from billing_desk.cli.ingest_cmd import store_errors
 from billing_desk.domain.errors import InvalidInput
 from billing_desk.domain.ledger import canonical_decimal
 from billing_desk.domain.money import format_money
@@ -18,17 +17,10 @@ from billing_desk.store.uow import UnitOfWork
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser("lines", help="a customer's compiled lines for one period")
-    parser.add_argument("--customer", required=True, metavar="ID")
-    parser.add_argument("--period", required=True, metavar="YYYY-MM")
-    parser.set_defaults(handler=_lines)
-
-
-def _lines(ctx: Context, args: argparse.Namespace) -> int:
+def run_lines(ctx: Context, args: argparse.Namespace) -> int:
     if _PERIOD.fullmatch(args.period) is None:
         raise InvalidInput(f"--period {args.period!r} is not a month like 2026-01")
-    with store_errors(ctx), UnitOfWork(ctx.engine()) as uow:
+    with ctx.store_errors(), UnitOfWork(ctx.engine()) as uow:
         if uow.session.get(Customer, args.customer) is None:
             raise InvalidInput(f"--customer {args.customer!r} is not an imported customer")
         lines = lines_of(uow.session, args.customer, args.period)

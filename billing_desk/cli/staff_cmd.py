@@ -7,26 +7,13 @@ or use trust/peer/certificate authentication) or grants an existing one its grou
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from billing_desk.cli.context import Context
-from billing_desk.cli.corrections_cmd import actor
+from billing_desk.cli.context import Context, actor
 from billing_desk.services import staff
 from billing_desk.store.uow import UnitOfWork
 
 
-def register(sub: Any) -> None:
-    group = sub.add_parser("staff", help="who may do what (admins only)")
-    cmds = group.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
-    add = cmds.add_parser("add", help="give USER a role (creates the PostgreSQL login)")
-    add.add_argument("login", metavar="USER")
-    add.add_argument("--role", required=True, choices=("agent", "lead", "admin"))
-    add.set_defaults(handler=_add)
-    listing = cmds.add_parser("list", help="the staff and their roles (JSON array)")
-    listing.set_defaults(handler=_list)
-
-
-def _add(ctx: Context, args: argparse.Namespace) -> int:
+def run_add(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
         change = staff.add(uow, actor(ctx, uow, args), args.login, args.role)
     previous = None if change.previous is None else change.previous.value
@@ -38,7 +25,7 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(ctx: Context, args: argparse.Namespace) -> int:
+def run_list(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
         members = staff.members(uow, actor(ctx, uow, args))
         uow.commit()  # the first admin of a new SQLite store, if this made one

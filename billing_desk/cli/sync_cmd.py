@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from billing_desk.cli.context import Context
-from billing_desk.cli.corrections_cmd import actor
+from billing_desk.cli.context import Context, actor
 from billing_desk.config import stripe_api_key
 from billing_desk.domain.errors import ConfigurationError, InvalidInput
 from billing_desk.services.close import close_period, parse_duration, parse_period
@@ -26,17 +25,6 @@ from billing_desk.stripe_gateway import GatewayConfig, StripeGateway, install_lo
 from billing_desk.sync.engine import PassSummary, Progress, PullStep, SyncEngine
 from billing_desk.sync.events import poll_events
 from billing_desk.sync.pull import pull_customer
-
-
-def register(sub: Any) -> None:
-    sync = sub.add_parser("sync", help="push changes to Stripe, pull, finalize due invoices")
-    sync.add_argument("--once", action="store_true", help="one full pass, then exit")
-    sync.add_argument("--customer", metavar="ID", help="only this customer, all its changes")
-    sync.set_defaults(handler=_sync)
-    close = sub.add_parser("close", help="close a period: a Stripe draft invoice per customer")
-    close.add_argument("--period", required=True, metavar="YYYY-MM")
-    close.add_argument("--grace", metavar="DURATION", help="0, 90s, 30m, 24h, 3d (settings)")
-    close.set_defaults(handler=_close)
 
 
 def _pull_step(store: Engine) -> PullStep:
@@ -98,7 +86,7 @@ def _exit_code(summary: PassSummary) -> int:
     return 0
 
 
-def _sync(ctx: Context, args: argparse.Namespace) -> int:
+def run_sync(ctx: Context, args: argparse.Namespace) -> int:
     engine = _engine(ctx, args, pull=True)
     if args.customer is not None:
         with UnitOfWork(ctx.engine()) as uow:
@@ -150,7 +138,7 @@ class _ProgressBar:
             sys.stderr.write("\n")
 
 
-def _close(ctx: Context, args: argparse.Namespace) -> int:
+def run_close(ctx: Context, args: argparse.Namespace) -> int:
     period = parse_period(args.period)
     grace_arg = None if args.grace is None else parse_duration(args.grace)
     bar = _ProgressBar()
