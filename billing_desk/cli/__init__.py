@@ -9,12 +9,13 @@ on stderr with their exit code; nothing else is caught here, so bugs stay loud.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 from billing_desk.cli.context import Context
 from billing_desk.cli.parser import build_parser
-from billing_desk.config import RuntimeOptions
+from billing_desk.config import ENV_USER, RuntimeOptions
 from billing_desk.domain.errors import BillingDeskError
 
 __all__ = ["build_parser", "main"]
@@ -24,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     options = RuntimeOptions.resolve(args.db, args.as_user, args.stripe_base, args.json)
-    ctx = Context(options)
+    ctx = Context(options, named_user=args.as_user or os.environ.get(ENV_USER) or None)
     if args.command is None:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
     try:

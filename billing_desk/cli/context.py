@@ -1,4 +1,9 @@
-"""What every command handler gets: resolved options, the store, secrets, and output helpers.
+"""What every command handler gets: resolved options, the store, who is acting, secrets, and
+output helpers.
+
+Who is acting is decided here, once, when a command first opens the store (`identify`): every
+command that touches the store acts as the same person, and on PostgreSQL an `--as` naming
+anyone but the database login is refused before the command does anything.
 
 Imported by every command, `--help` included: the store (SQLAlchemy) is imported only when a
 command first opens it.
@@ -14,7 +19,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from billing_desk.config import (
-    ENV_USER,
     KeyringSecrets,
     RuntimeOptions,
     Secrets,
@@ -23,22 +27,30 @@ from billing_desk.config import (
 from billing_desk.domain.errors import BillingDeskError, ConfigurationError
 
 if TYPE_CHECKING:
-    import argparse
-
     from sqlalchemy import Engine
-
-    from billing_desk.store.uow import UnitOfWork
 
 
 class Context:
-    def __init__(self, options: RuntimeOptions, secrets: Secrets | None = None) -> None:
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        secrets: Secrets | None = None,
+        *,
+        named_user: str | None = None,
+    ) -> None:
         self.options = options
         self.secrets: Secrets = secrets or KeyringSecrets()
+        # The user named by --as or BILLING_DESK_USER; None: nobody was named.
+        self.named_user = named_user
         self._engine: Engine | None = None
+        self._actor: str | None = None
 
     @property
-    def user(self) -> str:
-        return self.options.user
+    def actor(self) -> str:
+        """Who is acting (opens the store if no command step has yet): see `identify`."""
+        self.engine()
+        assert self._actor is not None
+        return self._actor
 
     @property
     def json_output(self) -> bool:
@@ -55,8 +67,26 @@ class Context:
             from billing_desk.store.migrate import open_store
 
             password = None if self.options.db_url.startswith("sqlite") else self.db_password()
-            self._engine = open_store(self.options.db_url, password, auto_upgrade=auto_upgrade)
+            engine = open_store(self.options.db_url, password, auto_upgrade=auto_upgrade)
+            try:
+                self.identify(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
+
+    def identify(self, engine: Engine) -> str:
+        """The acting user of this run, decided on its first store: on SQLite the named user
+        (or the OS login); on PostgreSQL the database login, naming anyone else is refused
+        (`PermissionDenied`). Commands that open a store of their own call this first."""
+        if self._actor is None:
+            from billing_desk.services.staff import identity
+            from billing_desk.store.uow import UnitOfWork
+
+            with UnitOfWork(engine) as uow:
+                self._actor = identity(uow, self.named_user, self.options.user)
+        return self._actor
 
     @contextlib.contextmanager
     def store_errors(self) -> Iterator[None]:
@@ -89,10 +119,3 @@ class Context:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-
-def actor(ctx: Context, uow: UnitOfWork, args: argparse.Namespace) -> str:
-    from billing_desk.services import staff
-
-    named = getattr(args, "as_user", None) or os.environ.get(ENV_USER)
-    return staff.identity(uow, named, ctx.user)

@@ -1,8 +1,8 @@
 """`corrections propose/approve/reject/list` (CONTRACT.md), plus `undo`, `preview` and `queue`:
 the handlers (their options are in `parser.py`).
 
-The acting user is the `--as` name (or the OS login) on SQLite and the database login on
-PostgreSQL (see `services.staff.identity`).
+The acting user (`ctx.actor`) is the `--as` name (or the OS login) on SQLite and the database
+login on PostgreSQL, decided once for every command in `Context.identify`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from billing_desk.cli.context import Context, actor
+from billing_desk.cli.context import Context
 from billing_desk.domain.corrections import (
     Proposal,
     parse_kind,
@@ -55,14 +55,14 @@ def _decided(ctx: Context, decision: svc.Decision) -> int:
 
 def run_propose(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        who = actor(ctx, uow, args)
+        who = ctx.actor
         decision = svc.propose(uow, who, _proposal(uow, args))
     return _decided(ctx, decision)
 
 
 def run_preview(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        who = actor(ctx, uow, args)
+        who = ctx.actor
         proposal = _proposal(uow, args)
         preview = svc.preview_correction(uow, who, proposal)
     data = preview.to_json()
@@ -86,7 +86,7 @@ def run_preview(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_approve(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        who = actor(ctx, uow, args)
+        who = ctx.actor
         svc.approve(uow, who, args.id, args.note, seen_line_version=args.line_version)
     # Applied in its own transaction: if the line changed meanwhile, the approval lapses.
     with UnitOfWork(ctx.engine(), write=True) as uow:
@@ -98,13 +98,13 @@ def run_approve(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_reject(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        decision = svc.reject(uow, actor(ctx, uow, args), args.id, args.note)
+        decision = svc.reject(uow, ctx.actor, args.id, args.note)
     return _decided(ctx, decision)
 
 
 def run_undo(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        who = actor(ctx, uow, args)
+        who = ctx.actor
         decision = svc.undo(uow, who, args.id, parse_reason(args.reason), args.note)
     return _decided(ctx, decision)
 
@@ -137,7 +137,6 @@ def run_list(ctx: Context, args: argparse.Namespace) -> int:
     statuses = None if args.status is None else [parse_status(args.status)]
     period = None if args.period is None else parse_period(args.period)
     with UnitOfWork(ctx.engine()) as uow:
-        actor(ctx, uow, args)  # on PostgreSQL, --as naming someone else is refused
         rows = corrections_repo.list_corrections(
             uow.session,
             statuses=statuses,
@@ -151,7 +150,6 @@ def run_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_queue(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine()) as uow:
-        actor(ctx, uow, args)
         rows = finalization_gate.approvals_queue(uow, limit=args.limit)
     ctx.emit([r.to_json() for r in rows])
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from billing_desk.cli.context import Context
-from billing_desk.domain.errors import ConfigurationError
+from billing_desk.domain.errors import BillingDeskError, ConfigurationError
 from billing_desk.store import migrate
 from billing_desk.store.engine import create_store_engine
 
@@ -23,10 +23,11 @@ def run_upgrade(ctx: Context, _args: argparse.Namespace) -> int:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(url, password)
     try:
+        ctx.identify(engine)  # on PostgreSQL, --as naming anyone but the login is refused
         before = migrate.schema_state(engine)
         migrate.upgrade(engine)
         head = migrate.head_revision()
-    except ConfigurationError:
+    except BillingDeskError:
         raise
     except Exception as exc:
         raise ConfigurationError(migrate.describe_db_error(url, exc)) from None

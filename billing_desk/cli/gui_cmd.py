@@ -9,7 +9,7 @@ import argparse
 import os
 
 from billing_desk.cli.context import Context
-from billing_desk.config import ENV_DB, ENV_USER
+from billing_desk.config import ENV_DB
 
 
 def run_gui(ctx: Context, args: argparse.Namespace) -> int:
@@ -20,6 +20,6 @@ def run_gui(ctx: Context, args: argparse.Namespace) -> int:
         screenshot=args.screenshot,
         customer=args.customer,
         db_explicit=args.db is not None or bool(os.environ.get(ENV_DB)),
-        user_named=args.as_user or os.environ.get(ENV_USER) or None,
+        user_named=ctx.named_user,
     )
     return run(ctx.options, ctx.secrets, launch)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from billing_desk.cli.context import Context, actor
+from billing_desk.cli.context import Context
 from billing_desk.domain.errors import UsageError
 from billing_desk.services.ingest import Reject, Source, ingest
 from billing_desk.store.uow import UnitOfWork
@@ -31,7 +31,7 @@ def run_ingest(ctx: Context, args: argparse.Namespace) -> int:
             summary = ingest(
                 uow,
                 sources,
-                actor=actor(ctx, uow, args),
+                actor=ctx.actor,
                 skip_invalid=args.skip_invalid,
                 on_reject=on_reject,
                 on_progress=None if progress is None else progress.update,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from billing_desk.cli.context import Context, actor
+from billing_desk.cli.context import Context
 from billing_desk.services import staff
 from billing_desk.store.uow import UnitOfWork
 
 
 def run_add(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        change = staff.add(uow, actor(ctx, uow, args), args.login, args.role)
+        change = staff.add(uow, ctx.actor, args.login, args.role)
     previous = None if change.previous is None else change.previous.value
     was = f" (was {previous})" if previous and previous != change.role.value else ""
     ctx.emit(
@@ -27,7 +27,7 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_list(ctx: Context, args: argparse.Namespace) -> int:
     with UnitOfWork(ctx.engine(), write=True) as uow:
-        members = staff.members(uow, actor(ctx, uow, args))
+        members = staff.members(uow, ctx.actor)
         uow.commit()  # the first admin of a new SQLite store, if this made one
     ctx.emit([m.to_json() for m in members])
     return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from billing_desk.cli.context import Context, actor
+from billing_desk.cli.context import Context
 from billing_desk.config import stripe_api_key
 from billing_desk.domain.errors import ConfigurationError, InvalidInput
 from billing_desk.services.close import close_period, parse_duration, parse_period
@@ -53,14 +53,12 @@ def _engine(
             "(service billing-desk, entry stripe-api-key)"
         )
     store = ctx.engine()
-    with UnitOfWork(store) as uow:
-        # Audit rows the worker writes name who runs it (the database login on PostgreSQL).
-        acting = actor(ctx, uow, args)
     return SyncEngine(
         store,
         GatewayConfig(key, ctx.options.stripe_base),
         on_progress=on_progress,
-        actor=acting,
+        # Audit rows the worker writes name who runs it (the database login on PostgreSQL).
+        actor=ctx.actor,
         pull=_pull_step(store) if pull else None,
     )
 
