@@ -79,46 +79,54 @@ def build_parser() -> argparse.ArgumentParser:
 # Argument types --------------------------------------------------------------------------------
 
 
-def _whole(name: str) -> Any:
+# Every numeric option is checked here: a value out of its range is a usage error (exit 2) whose
+# message names the option and the range, before the store is opened.
+MAX_ID = 2_147_483_647  # ids and versions are the store's INTEGER columns
+MAX_SEQ = 9_223_372_036_854_775_807  # audit seqs are BIGINT
+MAX_LISTED = 10_000  # rows one listing prints
+SEARCH_MAX = 100  # services.search.MAX_LIMIT (a test keeps the two equal)
+MAX_LATENCY_MS = 60_000.0  # past a minute every Stripe client has long timed out
+MAX_RATE = 1_000_000.0
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number, not {text!r}"
-            ) from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1")
+                f"must be a whole number from {low:,} to {high:,}, not {text!r}"
+            )
         return value
 
     return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
+def _number(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """A finite number in [low, high] (or (low, high] with `above_low`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if above_low and not low < value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be above {_shown(low)} and at most {_shown(high)}, not {text}"
+            )
+        if not low <= value <= high:  # NaN too
+            raise argparse.ArgumentTypeError(
+                f"{text} is not between {_shown(low)} and {_shown(high)}"
+            )
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be above 0 (leave it out for no limit)")
-    return value
+def _shown(bound: float) -> str:
+    return f"{bound:,.0f}" if bound == int(bound) else f"{bound:g}"
 
 
 def _port(text: str) -> int:
@@ -186,7 +194,13 @@ def _customers(sub: Any) -> None:
     search.add_argument(
         "query", metavar="QUERY", help="an id, an email or part of it, a cus_ id, name words"
     )
-    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
+    search.add_argument(
+        "--limit",
+        type=_whole(1, SEARCH_MAX),
+        default=20,
+        metavar="N",
+        help=f"at most N, 1-{SEARCH_MAX} (20)",
+    )
     search.set_defaults(handler=Lazy("search_cmd", "run_search"))
 
 
@@ -218,7 +232,10 @@ def _sync(sub: Any) -> None:
     sync.set_defaults(handler=Lazy("sync_cmd", "run_sync"))
     close = sub.add_parser("close", help="close a period: a Stripe draft invoice per customer")
     close.add_argument("--period", required=True, metavar="YYYY-MM")
-    close.add_argument("--grace", metavar="DURATION", help="0, 90s, 30m, 24h, 3d (settings)")
+    # Checked with the period by `close` itself: a bad value is invalid input (exit 1).
+    close.add_argument(
+        "--grace", metavar="DURATION", help="0, 90s, 30m, 24h, 3d, at most 365d (settings)"
+    )
     close.set_defaults(handler=Lazy("sync_cmd", "run_close"))
 
 
@@ -234,7 +251,7 @@ def _corrections(sub: Any) -> None:
         p.add_argument("--customer", required=True, metavar="ID")
         p.add_argument("--period", required=True, metavar="YYYY-MM")
         p.add_argument("--kind", required=True, metavar="KIND", help=", ".join(CORRECTION_KINDS))
-        p.add_argument("--line", type=_whole("--line"), metavar="LINE_ID")
+        p.add_argument("--line", type=_whole(1, MAX_ID), metavar="LINE_ID")
         p.add_argument("--amount", metavar="DEC", help="in the currency's major unit: 12.50")
         p.add_argument("--quantity", metavar="DEC")
         p.add_argument("--description", metavar="TEXT")
@@ -247,23 +264,23 @@ def _corrections(sub: Any) -> None:
         p.set_defaults(handler=Lazy("corrections_cmd", f"run_{name}"))
 
     approve = cmds.add_parser("approve", help="approve (lead; not your own) and apply")
-    approve.add_argument("id", type=_whole("ID"), metavar="ID")
+    approve.add_argument("id", type=_whole(1, MAX_ID), metavar="ID")
     approve.add_argument("--note", metavar="TEXT")
     approve.add_argument(
         "--line-version",
-        type=_whole("--line-version"),
+        type=_whole(1, MAX_ID),
         metavar="N",
         help="refuse if the line is no longer at the version you reviewed",
     )
     approve.set_defaults(handler=Lazy("corrections_cmd", "run_approve"))
 
     reject = cmds.add_parser("reject", help="reject (lead; not your own)")
-    reject.add_argument("id", type=_whole("ID"), metavar="ID")
+    reject.add_argument("id", type=_whole(1, MAX_ID), metavar="ID")
     reject.add_argument("--note", required=True, metavar="TEXT")
     reject.set_defaults(handler=Lazy("corrections_cmd", "run_reject"))
 
     undo = cmds.add_parser("undo", help="propose undoing an applied correction")
-    undo.add_argument("id", type=_whole("ID"), metavar="ID")
+    undo.add_argument("id", type=_whole(1, MAX_ID), metavar="ID")
     undo.add_argument("--reason", required=True, metavar="CODE")
     undo.add_argument("--note", metavar="TEXT")
     undo.set_defaults(handler=Lazy("corrections_cmd", "run_undo"))
@@ -272,11 +289,15 @@ def _corrections(sub: Any) -> None:
     listing.add_argument("--status", metavar="S")
     listing.add_argument("--customer", metavar="ID")
     listing.add_argument("--period", metavar="YYYY-MM")
-    listing.add_argument("--limit", type=_whole("--limit"), default=200, metavar="N")
+    listing.add_argument(
+        "--limit", type=_whole(1, MAX_LISTED), default=200, metavar="N", help="at most N (200)"
+    )
     listing.set_defaults(handler=Lazy("corrections_cmd", "run_list"))
 
     queue = cmds.add_parser("queue", help="what awaits a lead, soonest finalization first")
-    queue.add_argument("--limit", type=_whole("--limit"), default=50, metavar="N")
+    queue.add_argument(
+        "--limit", type=_whole(1, MAX_LISTED), default=50, metavar="N", help="at most N (50)"
+    )
     queue.set_defaults(handler=Lazy("corrections_cmd", "run_queue"))
 
 
@@ -295,8 +316,12 @@ def _audit(sub: Any) -> None:
     )
     verify.set_defaults(handler=Lazy("audit_cmd", "run_verify"))
     listing = cmds.add_parser("list", help="newest rows first (JSON array)")
-    listing.add_argument("--limit", type=int, default=50, metavar="N")
-    listing.add_argument("--before", type=int, metavar="SEQ", help="rows older than this seq")
+    listing.add_argument(
+        "--limit", type=_whole(1, MAX_LISTED), default=50, metavar="N", help="at most N (50)"
+    )
+    listing.add_argument(
+        "--before", type=_whole(1, MAX_SEQ), metavar="SEQ", help="rows older than this seq"
+    )
     listing.add_argument("--subject", metavar="S", help="e.g. correction:12")
     listing.set_defaults(handler=Lazy("audit_cmd", "run_list"))
 
@@ -323,15 +348,24 @@ def _sandbox(sub: Any) -> None:
     p.add_argument("--port", type=_port, default=12111, help="port (12111; 0 = any free one)")
     p.add_argument("--seed", choices=("none", "demo"), default="none", help="initial data (none)")
     p.add_argument(
-        "--rate-limit", type=_positive, metavar="RPS", help="requests per second per account"
+        "--rate-limit",
+        type=_number(0, MAX_RATE, above_low=True),
+        metavar="RPS",
+        help="requests per second per account",
     )
     p.add_argument(
-        "--latency-ms", type=_non_negative, default=0.0, metavar="MS", help="added latency"
+        "--latency-ms",
+        type=_number(0, MAX_LATENCY_MS),
+        default=0.0,
+        metavar="MS",
+        help="added latency",
     )
-    p.add_argument("--fail-rate", type=_probability, default=0.0, metavar="P", help="share of 500s")
+    p.add_argument(
+        "--fail-rate", type=_number(0, 1), default=0.0, metavar="P", help="share of 500s"
+    )
     p.add_argument(
         "--drop-after-commit-rate",
-        type=_probability,
+        type=_number(0, 1),
         default=0.0,
         metavar="P",
         help="share of successful writes whose response is dropped",

@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 
 from billing_desk.cli.context import Context
-from billing_desk.domain.errors import UsageError
 from billing_desk.services.search import search_customers
 from billing_desk.store.uow import UnitOfWork
 
 
 def run_search(ctx: Context, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1")
     with ctx.store_errors(), UnitOfWork(ctx.engine()) as uow:
         found = search_customers(uow, args.query, args.limit)
     rows = [hit.to_json() for hit in found]

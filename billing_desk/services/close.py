@@ -30,7 +30,9 @@ from billing_desk.store.uow import UnitOfWork
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# A grace window longer than a year is a typo, and a long enough one overflows the clock.
+MAX_GRACE = timedelta(days=365)
 # Customers handled per transaction: memory stays flat however many customers there are.
 CHUNK = 500
 
@@ -42,7 +44,8 @@ def parse_period(text: str) -> str:
 
 
 def parse_duration(text: str) -> timedelta:
-    """CONTRACT.md's durations: `0`, or a number with a unit (`90s`, `30m`, `24h`, `3d`)."""
+    """CONTRACT.md's durations: `0`, or a number with a unit (`90s`, `30m`, `24h`, `3d`), at
+    most MAX_GRACE."""
     if text == "0":
         return timedelta(0)
     match = DURATION.match(text)
@@ -50,7 +53,10 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInput(
             f"--grace must be 0 or a number with a unit s, m, h or d (e.g. 24h), got {text!r}"
         )
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    seconds = int(match.group(1)) * UNITS[match.group(2)]
+    if seconds > MAX_GRACE.total_seconds():
+        raise InvalidInput(f"--grace must be at most {MAX_GRACE.days}d, got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def test_bad_input_is_named_and_writes_nothing(
     with pytest.raises(SystemExit) as usage:
         run(url, "ada", "corrections", "approve", "x")
     assert usage.value.code == 2
-    assert "ID must be a whole number" in capsys.readouterr().err
+    assert "argument ID: must be a whole number" in capsys.readouterr().err
     assert [ln.amount for ln in lines(engine)] == [30_000, 12_000]
     assert run(url, "ada", "corrections", "list") == 0
     assert out(capsys) == []
