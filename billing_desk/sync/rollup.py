@@ -7,7 +7,9 @@ group's live lines and whose metadata names every line and version it sums
 number more than 250, they share 250 buckets. The local drill-down keeps every line.
 
 A group is pushed with one call however many of its lines changed; items the lines had on
-their own before the period crossed the limit are deleted first.
+their own before the period crossed the limit are deleted first. Stripe's answers (the group's
+item, the items deleted) go into the Stripe cache in the transaction that settles the push, as
+for an ordinary push, so the side-by-side view shows the lines in sync without a pull.
 """
 
 from __future__ import annotations
@@ -16,20 +18,23 @@ import asyncio
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_desk.domain.reconcile import rollup_metadata
-from billing_desk.store import sync_repo
+from billing_desk.store import stripe_cache_repo, sync_repo
 from billing_desk.store.models import Customer, Line
+from billing_desk.store.models.stripe_cache import StripeInvoiceItemCache
 from billing_desk.stripe_gateway import (
     PermanentStripeError,
     StripeFailure,
     StripeKeyRejected,
     TransientStripeError,
 )
+from billing_desk.stripe_gateway.types import StripeInvoiceItem
 from billing_desk.sync import results
 from billing_desk.sync.context import OpContext
 from billing_desk.sync.faults import kill_point
@@ -173,21 +178,26 @@ async def _run_group(
     began = await ctx.recorder.run(begin)
     live_ops = [op for op, ok in zip(ops, began, strict=True) if ok]
     outcome = {op.id: results.LOST for op, ok in zip(ops, began, strict=True) if not ok}
+    answer = _Answer()
     try:
-        item_id = await _push(ctx, customer_id, period, group, data)
-    except StripeKeyRejected:
-        raise
-    except TransientStripeError as exc:
-        return outcome | {op.id: Result(Status.RETRY, exc.message) for op in live_ops}
+        await _push(ctx, customer_id, period, group, data, answer)
     except StripeFailure as exc:
+        if answer.deleted:  # gone in Stripe all the same: a retry will not list them again
+            await ctx.recorder.run(lambda s: _cache(s, answer, ctx.now()))
+        if isinstance(exc, StripeKeyRejected):
+            raise
+        if isinstance(exc, TransientStripeError):
+            return outcome | {op.id: Result(Status.RETRY, exc.message) for op in live_ops}
         message = f"{exc.message} (roll-up {group} of {period})"
         return outcome | {op.id: Result(Status.ATTENTION, message) for op in live_ops}
     kill_point("after_stripe_response")
+    item_id = None if answer.item is None else answer.item.id
     versions = {**{lid: v for lid, (v, _) in data.lines.items()}, **data.voided}
 
     unchanged = [lid for lid in data.lines if lid not in {op.line_id for op in ops}]
 
     def settle(s: Session) -> list[bool]:
+        _cache(s, answer, ctx.now())
         sync_repo.point_lines(s, unchanged, item_id)
         done = []
         for op in live_ops:
@@ -206,9 +216,37 @@ async def _run_group(
     return outcome
 
 
+@dataclass
+class _Answer:
+    """What Stripe did for one group push: the group's item (None when the group emptied) and
+    the items deleted on the way."""
+
+    item: StripeInvoiceItem | None = None
+    deleted: list[str] = field(default_factory=list)
+
+
+def _cache(s: Session, answer: _Answer, now: datetime) -> None:
+    """Stripe's answers into the cache (as `push._cache` does for a line's own item)."""
+    item = answer.item
+    if item is not None:
+        stripe_cache_repo.record_pushed_item(
+            s,
+            item_id=item.id,
+            stripe_customer=item.customer,
+            invoice=item.invoice,
+            amount=item.amount,
+            currency=item.currency,
+            description=item.description,
+            metadata=item.metadata,
+            at=now,
+        )
+    stripe_cache_repo.mark_deleted(s, StripeInvoiceItemCache, answer.deleted, now)
+
+
 async def _push(
-    ctx: OpContext, customer_id: str, period: str, group: str, data: _Group
-) -> str | None:
+    ctx: OpContext, customer_id: str, period: str, group: str, data: _Group, answer: _Answer
+) -> None:
+    """Make Stripe hold one item for the group; `answer` records what Stripe did."""
     gw = ctx.gateway
     existing = None
     for item in await ctx.invoice_items_of(data.stripe_customer):
@@ -219,10 +257,12 @@ async def _push(
             existing = item.id
         elif _line_of(meta) in data.lines.keys() | data.voided.keys():
             await _delete(ctx, item.id)  # the line's own item, from before the roll-up
+            answer.deleted.append(item.id)
     if not data.lines:
         if existing is not None:
             await _delete(ctx, existing)
-        return None
+            answer.deleted.append(existing)
+        return
     metadata = {
         "billing_desk_rollup": group,
         "billing_desk_period": period,
@@ -233,11 +273,11 @@ async def _push(
     fingerprint = hashlib.sha256(repr(sorted(data.lines.items())).encode()).hexdigest()[:16]
     key = f"bd:rollup:{customer_id}:{period}:{group}:{fingerprint}"[:255]
     if existing is not None:
-        updated = await gw.update_invoice_item(
+        answer.item = await gw.update_invoice_item(
             existing, amount=amount, description=description, metadata=metadata, key=key
         )
-        return updated.id
-    created = await gw.create_invoice_item(
+        return
+    answer.item = await gw.create_invoice_item(
         customer=data.stripe_customer,
         amount=amount,
         currency=data.currency,
@@ -246,7 +286,6 @@ async def _push(
         invoice=data.invoice,
         key=key,
     )
-    return created.id
 
 
 async def _delete(ctx: OpContext, item_id: str) -> None:

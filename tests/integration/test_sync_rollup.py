@@ -9,12 +9,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from billing_desk.domain.reconcile import RowStatus
 from billing_desk.services.close import close_period
+from billing_desk.services.customer_view import customer_view
 from billing_desk.store.models import Line
+from billing_desk.store.models.stripe_cache import StripeInvoiceItemCache
 from billing_desk.store.outbox_queue import LineChange, queue_line_pushes
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.sync.rollup import groups_of
-from tests.integration.sync_seed import NOW, amount_of, seed
+from tests.integration.sync_seed import NOW, amount_of, bump, seed
 from tests.integration.test_sync_engine import make_engine
 
 
@@ -79,3 +82,44 @@ def test_a_period_past_250_lines_rolls_up_and_finalizes(
     invoice = client.v1.invoices.list({"customer": stripe_id}).data[0]
     assert invoice.status == "open"
     assert invoice.total == sum(by_prefix.values())
+
+
+def test_a_rolled_up_period_shows_in_sync_without_a_pull(
+    engine: Engine, stripe_sandbox: Any
+) -> None:
+    """Roll-up pushes write Stripe's answers into the cache as ordinary pushes do."""
+    seeded = seed(engine, customers=1, lines_per_customer=245)
+    customer = seeded.customers[0]
+    sync = make_engine(engine, stripe_sandbox)
+    asyncio.run(sync.run_once())
+    add_lines(engine, customer, [f"storage.tier{i}" for i in range(10)])
+    asyncio.run(sync.run_once())  # past 250: the lines' own items go, one per prefix comes
+
+    def cached() -> dict[str, int]:
+        with UnitOfWork(engine) as uow:
+            live = uow.session.scalars(
+                select(StripeInvoiceItemCache).where(StripeInvoiceItemCache.deleted.is_(False))
+            ).all()
+            return {item.meta.get("billing_desk_rollup", item.id): item.amount for item in live}
+
+    def statuses() -> set[RowStatus]:
+        with UnitOfWork(engine) as uow:
+            return {row.status for row in customer_view(uow, customer, "2026-10").rows}
+
+    def sums() -> dict[str, int]:
+        with UnitOfWork(engine) as uow:
+            lines = uow.session.scalars(select(Line)).all()
+            return {
+                p: sum(ln.amount for ln in lines if ln.item.startswith(p))
+                for p in ("api", "storage")
+            }
+
+    assert cached() == sums()
+    assert statuses() == {RowStatus.IN_SYNC}
+
+    # A change inside a group updates its one item, and the cache with it.
+    bump(engine, [seeded.lines[customer][0]], Decimal(40))
+    assert statuses() != {RowStatus.IN_SYNC}
+    asyncio.run(sync.run_once())
+    assert cached() == sums()
+    assert statuses() == {RowStatus.IN_SYNC}
