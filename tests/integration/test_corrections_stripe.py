@@ -4,102 +4,27 @@ with exactly the amounts the domain computed. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
 from billing_desk.domain.corrections import Kind, Status
-from billing_desk.domain.settings import Settings
 from billing_desk.services import corrections as svc
 from billing_desk.services.audit import change_setting
-from billing_desk.services.close import close_period
-from billing_desk.store.models import Line
-from billing_desk.store.models.corrections import Correction
 from billing_desk.store.models.sync import PeriodInvoice
 from billing_desk.store.uow import UnitOfWork
-from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
-from billing_desk.sync.context import EngineConfig
-from billing_desk.sync.engine import PassSummary, SyncEngine
-from tests.integration.corrections_support import add_staff, proposal
-from tests.integration.sync_seed import seed
-
-PERIOD = "2026-10"
-FAST = EngineConfig(
-    lease=timedelta(seconds=10),
-    heartbeat=timedelta(milliseconds=200),
-    backoff_base=timedelta(milliseconds=50),
-    backoff_cap=timedelta(milliseconds=400),
-    defer=timedelta(milliseconds=50),
-    pass_patience=timedelta(seconds=10),
-    rate_limit=200.0,
-)
-
-
-class Desk:
-    """One customer with pushed lines (two by default) and a Stripe invoice for the period."""
-
-    def __init__(self, engine: Engine, sandbox: Any, grace: timedelta, lines: int = 2) -> None:
-        self.engine, self.sandbox = engine, sandbox
-        seeded = seed(engine, customers=1, lines_per_customer=lines, period=PERIOD)
-        self.customer = seeded.customers[0]
-        self.lines = seeded.lines[self.customer]
-        add_staff(engine)
-        self.sync = SyncEngine(
-            engine,
-            GatewayConfig(
-                sandbox.api_key, sandbox.url, timeout_s=10,
-                retry=RetryPolicy(attempts=4, base_s=0.02, cap_s=0.2),
-            ),
-            Settings(sync_interval=timedelta(0)),
-            config=FAST,
-        )  # fmt: skip
-        self.run()
-        with UnitOfWork(engine, write=True) as uow:
-            close_period(uow, PERIOD, self.sync.clock.now(), grace)
-        self.run(close_period=PERIOD)
-        if grace == timedelta(0):
-            assert self.run().finalized == 1
-
-    def run(self, **kw: Any) -> PassSummary:
-        return asyncio.run(self.sync.run_once(**kw))
-
-    def propose(self, who: str, kind: Kind, **kw: object) -> svc.Decision:
-        with UnitOfWork(self.engine, write=True) as uow:
-            return svc.propose(uow, who, proposal(kind, self.customer, PERIOD, **kw))
-
-    def expected_total(self, correction_id: int) -> int:
-        with UnitOfWork(self.engine) as uow:
-            c = uow.session.get(Correction, correction_id)
-            assert c is not None
-            return c.total_after
-
-    def local_total(self) -> int:
-        with UnitOfWork(self.engine) as uow:
-            rows = uow.session.scalars(select(Line).where(Line.customer_id == self.customer))
-            return sum(ln.amount for ln in rows if not ln.voided)
-
-    def invoice_id(self) -> str:
-        with UnitOfWork(self.engine) as uow:
-            inv = uow.session.scalar(select(PeriodInvoice))
-            assert inv is not None
-            assert inv.stripe_invoice_id is not None
-            return inv.stripe_invoice_id
-
-    def stripe_invoice(self) -> Any:
-        return self.sandbox.client().v1.invoices.retrieve(self.invoice_id())
+from tests.integration.stripe_desk import AT_ONCE, DRAFT, Desk
 
 
 @pytest.fixture
 def draft(engine: Engine, stripe_sandbox: Any) -> Desk:
-    return Desk(engine, stripe_sandbox, timedelta(days=1))
+    return Desk(engine, stripe_sandbox, DRAFT)
 
 
 @pytest.fixture
 def finalized(engine: Engine, stripe_sandbox: Any) -> Desk:
-    return Desk(engine, stripe_sandbox, timedelta(0))
+    return Desk(engine, stripe_sandbox, AT_ONCE)
 
 
 def test_before_finalization_the_draft_ends_at_the_computed_total(draft: Desk) -> None:

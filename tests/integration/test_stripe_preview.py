@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,15 +14,12 @@ from sqlalchemy import Engine, select, text
 
 from billing_desk.cli import main
 from billing_desk.domain.corrections import Kind, Proposal
-from billing_desk.domain.settings import Settings
 from billing_desk.store.models.sync import PeriodInvoice
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RateLimiter, open_gateway
-from billing_desk.sync.engine import SyncEngine
 from billing_desk.sync.preview import StripePreview, stripe_preview
 from tests.integration.corrections_support import add_staff, proposal
-from tests.integration.sync_seed import seed
-from tests.integration.test_corrections_stripe import FAST, PERIOD, Desk
+from tests.integration.stripe_desk import AT_ONCE, DRAFT, PERIOD, Desk
 
 
 def ask(desk: Any, p: Proposal, who: str = "lee") -> StripePreview | None:
@@ -35,36 +31,18 @@ def ask(desk: Any, p: Proposal, who: str = "lee") -> StripePreview | None:
     return asyncio.run(go())
 
 
-class Open(Desk):
-    """Lines pushed to Stripe as pending items; the period not closed yet (no invoice)."""
-
-    def __init__(self, engine: Engine, sandbox: Any) -> None:
-        self.engine, self.sandbox = engine, sandbox
-        seeded = seed(engine, customers=1, lines_per_customer=2, period=PERIOD)
-        self.customer = seeded.customers[0]
-        self.lines = seeded.lines[self.customer]
-        add_staff(engine)
-        self.sync = SyncEngine(
-            engine,
-            GatewayConfig(sandbox.api_key, sandbox.url, timeout_s=10),
-            Settings(sync_interval=timedelta(0)),
-            config=FAST,
-        )
-        self.run()
-
-
 def credit(desk: Desk, amount: int) -> Proposal:
     return proposal(Kind.CREDIT, desk.customer, PERIOD, amount=amount)
 
 
 @pytest.fixture
 def draft(engine: Engine, stripe_sandbox: Any) -> Desk:
-    return Desk(engine, stripe_sandbox, timedelta(days=1))
+    return Desk(engine, stripe_sandbox, DRAFT)
 
 
 @pytest.fixture
 def finalized(engine: Engine, stripe_sandbox: Any) -> Desk:
-    return Desk(engine, stripe_sandbox, timedelta(0))
+    return Desk(engine, stripe_sandbox, AT_ONCE)
 
 
 def test_a_post_payment_credit_preview_is_the_credit_note_stripe_then_issues(
@@ -117,7 +95,7 @@ def test_a_pre_payment_credit_preview_reduces_what_is_due_as_the_local_preview_s
 def test_before_close_stripe_previews_the_upcoming_invoice(
     engine: Engine, stripe_sandbox: Any
 ) -> None:
-    desk = Open(engine, stripe_sandbox)
+    desk = Desk(engine, stripe_sandbox, None)  # lines pushed as pending items, no invoice yet
     for p in (
         credit(desk, 234),
         proposal(Kind.ONE_OFF, desk.customer, PERIOD, amount=1_999, description="Setup"),
