@@ -3,7 +3,9 @@ finalize once the grace window has passed.
 
 `close_period` only writes the store: it records each customer's `period_invoices` row and
 queues the `create_invoice` and `finalize_invoice` operations (idempotently — closing again
-changes nothing). The sync engine then pushes the period's lines, creates the drafts, and
+changes nothing). A period whose draft was deleted in Stripe has no row any more
+(`stripe_cache_repo.forget_deleted_drafts`): closing it again makes a new draft, under keys of
+its own. The sync engine then pushes the period's lines, creates the drafts, and
 finalizes each one when it is due and nothing blocks it (`billing-desk close` runs that pass).
 """
 
@@ -14,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billing_desk.domain.errors import InvalidInput
 from billing_desk.store import sync_repo
-from billing_desk.store.models import Customer, Line
+from billing_desk.store.models import Customer, Line, OutboxOperation
 from billing_desk.store.models.sync import PeriodInvoice
 from billing_desk.store.sync_ops import (
     CREATE_INVOICE,
@@ -89,8 +92,14 @@ def close_period(uow: UnitOfWork, period: str, now: datetime, grace: timedelta) 
             return CloseResult(period, customers, newly)
         for customer_id, currency in chunk:
             customers += 1
-            if sync_repo.period_invoice(session, customer_id, period) is None:
+            if sync_repo.period_invoice(session, customer_id, period) is not None:
+                create_key, final_key = (
+                    invoice_key(customer_id, period),
+                    finalize_key(customer_id, period),
+                )
+            else:
                 newly += 1
+                create_key, final_key = _unused_keys(session, customer_id, period)
                 session.add(
                     PeriodInvoice(
                         customer_id=customer_id,
@@ -107,7 +116,7 @@ def close_period(uow: UnitOfWork, period: str, now: datetime, grace: timedelta) 
                 session,
                 kind=CREATE_INVOICE,
                 customer_id=customer_id,
-                key=invoice_key(customer_id, period),
+                key=create_key,
                 payload=payload,
                 now=now,
             )
@@ -115,10 +124,26 @@ def close_period(uow: UnitOfWork, period: str, now: datetime, grace: timedelta) 
                 session,
                 kind=FINALIZE_INVOICE,
                 customer_id=customer_id,
-                key=finalize_key(customer_id, period),
+                key=final_key,
                 payload=payload,
                 now=now,
                 due_at=due_at,
             )
         uow.commit()
         after = chunk[-1][0]
+
+
+def _unused_keys(session: Session, customer_id: str, period: str) -> tuple[str, str]:
+    """Keys for a new invoice of the period: the period's own, unless an earlier invoice of it
+    (deleted in Stripe since) spent them: then the first unused `PERIOD:N`. Stripe would answer
+    a spent key with the deleted draft."""
+    generation = 1
+    while True:
+        name = period if generation == 1 else f"{period}:{generation}"
+        key = invoice_key(customer_id, name)
+        spent = session.scalar(
+            select(OutboxOperation.id).where(OutboxOperation.idempotency_key == key)
+        )
+        if spent is None:
+            return key, finalize_key(customer_id, name)
+        generation += 1

@@ -5,6 +5,10 @@ overwritten by a fetch at least as recent (`fetched_at`), an invoice never moves
 life (draft -> open -> uncollectible -> paid | void), and deletions and voids are final. Two
 workers pulling the same object at once therefore both succeed, and the newest state wins.
 
+A draft deleted in Stripe (the Dashboard allows it) takes its period back to "no invoice":
+`forget_deleted_drafts` removes the period's `period_invoices` row and retires the operations
+that made the draft and would finalize it, so a later `close` makes a new one.
+
 Snapshots come in as mappings keyed by column name (the gateway's snapshot dataclasses, as
 dicts) plus `fetched_at`, the time that object's answer arrived; the repository adds the local
 customer id and the derived columns.
@@ -21,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing_desk.domain.reconcile import LINE_KEY, VERSION_KEY
-from billing_desk.store.models import Customer
+from billing_desk.store.audit_repo import append_audit
+from billing_desk.store.models import Customer, OutboxOperation
 from billing_desk.store.models.stripe_cache import (
     StripeCreditNoteCache,
     StripeCustomerCache,
@@ -31,6 +36,7 @@ from billing_desk.store.models.stripe_cache import (
     StripeProcessedEvent,
 )
 from billing_desk.store.models.sync import PeriodInvoice
+from billing_desk.store.sync_ops import CREATE_INVOICE, FINALIZE_INVOICE, SUPERSEDED
 
 CURSOR_NAME = "events"
 # Where each invoice status sits in an invoice's life; a fetch may only keep or raise it.
@@ -217,6 +223,60 @@ def _advance_period_invoices(session: Session, invoice_ids: Sequence[str]) -> li
     return moved
 
 
+def forget_deleted_drafts(session: Session, invoice_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """Invoices Stripe no longer has that were a period's draft: the period has no invoice now.
+
+    Its `period_invoices` row goes (the desk shows no invoice; `close` may make a new one) and
+    the operations that created the draft and would finalize it are retired (superseded): a
+    finalization must not wait on an invoice that is gone, and their keys are spent (Stripe
+    would replay the deleted draft for them). Audited. Returns the (customer, period) pairs.
+    """
+    wanted = sorted(set(invoice_ids))
+    if not wanted:
+        return []
+    drafts = session.scalars(
+        select(PeriodInvoice)
+        .where(
+            PeriodInvoice.stripe_invoice_id.in_(wanted),
+            # Only a draft can be deleted in Stripe; a later status is never undone here.
+            PeriodInvoice.status.in_(("creating", "draft")),
+        )
+        .order_by(PeriodInvoice.id)
+    ).all()
+    forgotten: list[tuple[str, str]] = []
+    for draft in drafts:
+        _retire_invoice_operations(session, draft.customer_id, draft.period)
+        append_audit(
+            session,
+            "stripe",
+            "invoice.deleted_in_stripe",
+            f"invoice:{draft.customer_id}:{draft.period}",
+            {"stripe_invoice_id": draft.stripe_invoice_id, "status": draft.status},
+            None,
+            "the draft was deleted in Stripe; closing the period again makes a new one",
+        )
+        forgotten.append((draft.customer_id, draft.period))
+        session.delete(draft)
+    session.flush()
+    return forgotten
+
+
+def _retire_invoice_operations(session: Session, customer_id: str, period: str) -> None:
+    ops = session.scalars(
+        select(OutboxOperation).where(
+            OutboxOperation.customer_id == customer_id,
+            OutboxOperation.kind.in_((CREATE_INVOICE, FINALIZE_INVOICE)),
+            OutboxOperation.state != SUPERSEDED,
+        )
+    )
+    for op in ops:
+        if op.payload.get("period") != period:
+            continue
+        op.state = SUPERSEDED
+        op.lease_owner = op.lease_expires_at = op.next_attempt_at = None
+        op.last_error = f"the {period} draft was deleted in Stripe"
+
+
 def save_invoice_items(session: Session, rows: Sequence[Row]) -> None:
     if not rows:
         return
@@ -314,6 +374,18 @@ def cached_invoice_ids(session: Session, stripe_customer: str) -> set[str]:
         StripeInvoiceCache.deleted.is_(False),
     )
     return set(session.scalars(query))
+
+
+def tracked_draft_ids(session: Session, customer_id: str | None = None) -> set[str]:
+    """Stripe ids of the period drafts the sync engine made (`period_invoices`; of one customer,
+    or all), cached or not: a pull that no longer finds one must still learn it was deleted."""
+    query = select(PeriodInvoice.stripe_invoice_id).where(
+        PeriodInvoice.stripe_invoice_id.is_not(None),
+        PeriodInvoice.status.in_(("creating", "draft")),
+    )
+    if customer_id is not None:
+        query = query.where(PeriodInvoice.customer_id == customer_id)
+    return {str(value) for value in session.scalars(query)}
 
 
 def invoice_for_period(

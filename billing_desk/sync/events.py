@@ -238,6 +238,9 @@ async def _full_reconcile(
     """`newest`: the newest event Stripe listed just before (if any), the new cursor's anchor;
     events after it are applied by the next poll (those before are covered by the listings)."""
     started = clock.now()
+    with uow_factory() as uow:
+        # Read before listing: a draft made after this is listed, so is never taken for gone.
+        drafts = repo.tracked_draft_ids(uow.session)
     fetcher = Fetcher(reads, uow_factory, clock)
     batch = fetcher.batch
 
@@ -263,7 +266,7 @@ async def _full_reconcile(
         now = clock.now()
         # The listings were complete: what the cache had before and Stripe no longer lists is
         # gone (objects fetched meanwhile by another pull are left alone).
-        for gone in repo.live_ids_fetched_before(session, StripeInvoiceCache, started):
+        for gone in repo.live_ids_fetched_before(session, StripeInvoiceCache, started) | drafts:
             if gone not in batch.invoices:
                 batch.invoice_gone(gone, now)
         for gone in repo.live_ids_fetched_before(session, StripeInvoiceItemCache, started):

@@ -18,7 +18,8 @@ The API the sync engine's loop and the GUI's worker call, in the worker's event 
 the customer's newest period with lines) the items on its invoices, their credit notes, and the
 customer's pending items. The cache only ever takes an object as Stripe returned it just now,
 never from an event's payload, and never moves an invoice back in its life (see
-`stripe_cache_repo`). Invoice status changes also move the sync engine's `period_invoices`.
+`stripe_cache_repo`). Invoice status changes also move the sync engine's `period_invoices`, and
+a period's draft deleted in Stripe leaves the period without one.
 """
 
 from __future__ import annotations
@@ -75,8 +76,12 @@ async def pull_customer(
             period = uow.session.scalar(
                 select(func.max(Line.period)).where(Line.customer_id == customer_id)
             )
-        cached_invoices = (
-            set() if stripe_id is None else repo.cached_invoice_ids(uow.session, stripe_id)
+        # Every invoice the store knows of: those Stripe no longer lists are deleted.
+        known_invoices = (
+            set()
+            if stripe_id is None
+            else repo.cached_invoice_ids(uow.session, stripe_id)
+            | repo.tracked_draft_ids(uow.session, customer_id)
         )
     if stripe_id is None:
         return PullSummary(customer_id, period, None, None, None, 0, None)
@@ -92,10 +97,10 @@ async def pull_customer(
     in_period: list[str] = []
     async for listed in fetcher.reads.invoices(customer=stripe_id):
         fetcher.batch.invoice(listed, clock.now())
-        cached_invoices.discard(listed.id)
+        known_invoices.discard(listed.id)
         if period is not None and listed.period == period:
             in_period.append(listed.id)
-    for gone in cached_invoices:  # every invoice of the customer was listed: these are deleted
+    for gone in known_invoices:  # every invoice of the customer was listed: these are deleted
         fetcher.batch.invoice_gone(gone, clock.now())
 
     calls: list[Callable[[], Awaitable[None]]] = [partial(fetcher.items_of, stripe_id, None)]

@@ -1,7 +1,8 @@
 """What one pull fetched, gathered per object, then written to the cache in one transaction.
 
 Each object keeps the moment its answer arrived (`fetched_at`); fetching it again replaces the
-earlier snapshot. Objects Stripe no longer has are recorded as deleted.
+earlier snapshot. Objects Stripe no longer has are recorded as deleted; a period's draft among
+them leaves its period without an invoice (`stripe_cache_repo.forget_deleted_drafts`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Batch:
         repo.save_credit_notes(session, list(self.credit_notes.values()))
         for invoice_id, at in self.deleted_invoices.items():
             repo.mark_deleted(session, StripeInvoiceCache, [invoice_id], at)
+        repo.forget_deleted_drafts(session, self.deleted_invoices)
         for item_id, at in self.deleted_items.items():
             repo.mark_deleted(session, StripeInvoiceItemCache, [item_id], at)
         return moved
