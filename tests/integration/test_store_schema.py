@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from billing_desk.domain.errors import ConfigurationError
-from billing_desk.store.engine import create_store_engine
+from billing_desk.store.engine import SQLITE_PAGE_SIZE, create_store_engine
 from billing_desk.store.migrate import (
     SchemaState,
     head_revision,
@@ -48,6 +48,22 @@ def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
+def test_a_new_sqlite_store_takes_8k_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    for path, expected in ((tmp_path / "new.sqlite3", SQLITE_PAGE_SIZE), (old, 4096)):
+        engine = create_store_engine(f"sqlite:///{path}")
+        try:
+            upgrade(engine)
+            with engine.connect() as c:
+                assert c.exec_driver_sql("PRAGMA page_size").scalar_one() == expected
+                assert c.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        finally:
+            engine.dispose()
 
 
 def test_sqlite_store_behind_is_backed_up_then_upgraded(tmp_path: Path) -> None:
