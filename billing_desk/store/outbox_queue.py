@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from billing_desk.store.models import Line
 from billing_desk.store.sync_ops import PUSH_LINE, push_line_key
 from billing_desk.store.types import utc_text
 
@@ -112,3 +113,22 @@ def queue_line_pushes(
 
 def _key(change: LineChange) -> str:
     return push_line_key(change.line_id, change.version)
+
+
+def repush_period_lines(session: Session, customer_id: str, period: str, now: datetime) -> int:
+    """The period's invoice items are gone from Stripe (its draft was deleted, and its items with
+    it): every line of the period is pushed again, as a new version, because Stripe would answer
+    a spent key with the deleted item. Returns how many lines were queued."""
+    lines = session.scalars(
+        select(Line).where(Line.customer_id == customer_id, Line.period == period)
+    ).all()
+    changes: list[LineChange] = []
+    for line in lines:
+        line.stripe_invoice_item = None
+        line.version += 1
+        line.sync_state = "pending"
+        line.dirty_since = line.dirty_since or now
+        line.updated_at = now
+        changes.append(LineChange(line.id, customer_id, line.version))
+    session.flush()  # the queue works on the raw connection: it must see the new versions
+    return queue_line_pushes(session, changes, now)

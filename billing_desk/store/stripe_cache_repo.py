@@ -17,7 +17,7 @@ customer id and the derived columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, case, delete, or_, select, update
@@ -36,6 +36,7 @@ from billing_desk.store.models.stripe_cache import (
     StripeProcessedEvent,
 )
 from billing_desk.store.models.sync import PeriodInvoice
+from billing_desk.store.outbox_queue import repush_period_lines
 from billing_desk.store.sync_ops import CREATE_INVOICE, FINALIZE_INVOICE, SUPERSEDED
 
 CURSOR_NAME = "events"
@@ -223,7 +224,9 @@ def _advance_period_invoices(session: Session, invoice_ids: Sequence[str]) -> li
     return moved
 
 
-def forget_deleted_drafts(session: Session, invoice_ids: Iterable[str]) -> list[tuple[str, str]]:
+def forget_deleted_drafts(
+    session: Session, invoice_ids: Iterable[str], now: datetime | None = None
+) -> list[tuple[str, str]]:
     """Invoices Stripe no longer has that were a period's draft: the period has no invoice now.
 
     Its `period_invoices` row goes (the desk shows no invoice; `close` may make a new one) and
@@ -257,6 +260,7 @@ def forget_deleted_drafts(session: Session, invoice_ids: Iterable[str]) -> list[
         )
         forgotten.append((draft.customer_id, draft.period))
         session.delete(draft)
+        repush_period_lines(session, draft.customer_id, draft.period, now or datetime.now(UTC))
     session.flush()
     return forgotten
 

@@ -16,7 +16,7 @@ from billing_desk.domain.corrections import InvoiceStatus
 from billing_desk.services.close import close_period
 from billing_desk.services.customer_view import customer_view
 from billing_desk.store.corrections_repo import invoice_view
-from billing_desk.store.models import OutboxOperation
+from billing_desk.store.models import Line, OutboxOperation
 from billing_desk.store.models.corrections import AuditRow
 from billing_desk.store.models.stripe_cache import StripeInvoiceCache
 from billing_desk.store.models.sync import PeriodInvoice
@@ -99,6 +99,14 @@ def test_a_draft_deleted_in_stripe_leaves_the_period_without_an_invoice(
     assert made != deleted
     invoice = stripe_sandbox.client().v1.invoices.retrieve(made)
     assert (invoice.status, invoice.metadata["billing_desk_period"]) == ("draft", PERIOD)
+    # Stripe deleted the old draft's items with it: the lines were pushed again, so the new
+    # draft bills every line, once.
+    with UnitOfWork(engine) as uow:
+        local = uow.session.scalars(select(Line).where(Line.customer_id == customer)).all()
+        assert all(line.sync_state == "synced" for line in local)
+        amounts = sorted(line.amount for line in local)
+    assert sorted(line.amount for line in invoice.lines.data) == amounts
+    assert invoice.total == sum(amounts)
     assert len(invoice_ops(engine)) == 2 * len(ops_before)
     with UnitOfWork(engine) as uow:
         assert invoice_view(uow.session, customer, PERIOD).status is InvoiceStatus.DRAFT
