@@ -142,9 +142,12 @@ def parse_timestamp(text: str, field: str = "occurred_at") -> str:
             micro,
             tzinfo=timezone(offset),
         )
+        utc = local.astimezone(UTC)
     except ValueError as exc:
         raise RowInvalid(f"{text!r} is not a valid date and time ({exc})", field) from None
-    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+02:00 is before year 1 in UTC
+        raise RowInvalid(f"{text!r} falls outside the years 1 to 9999 in UTC", field) from None
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --- JSON -------------------------------------------------------------------------------------

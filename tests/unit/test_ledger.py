@@ -142,6 +142,12 @@ def test_timestamps_become_utc_and_their_utc_month_is_the_period() -> None:
     assert row[7][:7] == "2026-01"
 
 
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+02:20", "9999-12-31T23:00:00-02:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_an_invalid_row(text: str) -> None:
+    with pytest.raises(RowInvalid, match="outside the years 1 to 9999"):
+        parse_timestamp(text)
+
+
 def test_customer_problems() -> None:
     row = parse(line())
     assert customer_problem(row, "usd") is None
