@@ -2,8 +2,9 @@
 
 Requests start on a schedule of evenly spaced slots, a little more than 1/rate seconds apart,
 so Stripe sees a steady stream rather than bursts; and however the schedule is kept, no window
-of one second ever holds more than `floor(rate)` starts (for a rate of at least 1). A 429
-pauses every sender at once.
+of WINDOW seconds (a little over one, so that requests the network bunches up a little still
+reach Stripe within the rate) ever holds more than `floor(rate)` starts, for a rate of at
+least 1. A 429 pauses every sender at once.
 
 Two modes:
 - fixed: `RateLimiter(rate)`; `rate` may be changed at any time.
@@ -25,9 +26,13 @@ from collections.abc import Awaitable, Callable
 # Our clock is not Stripe's and the network can bunch requests up between the two: keep 2% clear.
 MARGIN = 1.02
 # How far behind schedule a sender may catch up (slots missed while the loop was busy), within
-# the one-second window below.
+# the window below.
 CATCH_UP = 0.25
-WINDOW = 1.0
+# Stripe counts requests per second; we count starts per WINDOW. As long as the time our
+# requests take to reach it varies by less than the difference, no second of Stripe's holds
+# more than the rate. At a steady rate the spacing (MARGIN / rate) fills exactly this window,
+# so keeping it costs nothing; it only trims bursts (catching up after a stall).
+WINDOW = 1.0 * MARGIN
 
 
 def spacing(rate: float) -> float:

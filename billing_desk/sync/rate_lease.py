@@ -59,9 +59,8 @@ class LeaseKeeper:
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._last_try = -math.inf
-        # What the store last said: wanted by how many workers, and this one's fair share.
-        self.wanting = 0
-        self.fair = 0.0
+        # A grant's transaction, which runs on even if the renewal awaiting it is cancelled.
+        self._inflight: asyncio.Future[rate_lease_repo.Share] | None = None
 
     def _serial(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -96,10 +95,10 @@ class LeaseKeeper:
                 uow.commit()
             return share
 
-        share = await asyncio.to_thread(take)
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(take))
+        share = await asyncio.shield(self._inflight)
         # Committed: only now may the limiter use the (possibly larger) rate.
         self.limiter.grant(share.rate, started + self._usable_s)
-        self.wanting, self.fair = share.wanting, share.fair
         return share
 
     async def wanted(self) -> None:
@@ -122,6 +121,9 @@ class LeaseKeeper:
         """A clean stop: stop sending, then free the share (a window later, in the store)."""
         async with self._serial():
             self.limiter.grant(0.0, -math.inf)
+            if self._inflight is not None and not self._inflight.done():
+                # A renewal cancelled mid-way (the session ended) may still commit: after it.
+                await asyncio.wait([self._inflight])
 
             def release() -> None:
                 with UnitOfWork(self.store, write=True) as uow:

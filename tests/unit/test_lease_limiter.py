@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing_desk.stripe_gateway import RateLimiter
+from billing_desk.stripe_gateway.limiter import WINDOW
 
 
 class FakeTime:
@@ -93,9 +94,9 @@ def test_a_granted_rate_cannot_be_negative() -> None:
     )
 )
 def test_a_new_rate_holds_from_the_next_start(changes: list[tuple[int, int]]) -> None:
-    """Whatever went before, no one-second window that ends at a start holds more starts than
-    the rate in force at that start (so lowering the rate first, then giving the difference
-    up a window later, is safe)."""
+    """Whatever went before, no window (of the limiter's WINDOW, a little over a second) that
+    ends at a start holds more starts than the rate in force at that start (so lowering the
+    rate first, then giving the difference up a window later, is safe)."""
     fake = FakeTime()
     limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
     starts: list[tuple[float, int]] = []
@@ -108,6 +109,6 @@ def test_a_new_rate_holds_from_the_next_start(changes: list[tuple[int, int]]) ->
 
     asyncio.run(run())
     for i, (t, rate) in enumerate(starts):
-        # (t - 1, t]; a start a whole second before is out of it (to the float's precision).
-        in_window = sum(1 for u, _ in starts[: i + 1] if u > t - 1.0 + 1e-9)
+        # (t - WINDOW, t]; a start a whole window before is out of it (to the float's precision).
+        in_window = sum(1 for u, _ in starts[: i + 1] if u > t - WINDOW + 1e-9)
         assert in_window <= rate
