@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -49,8 +49,8 @@ from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.dialogs.wording import kind_label, reason_label
 from billing_desk.ui.models import OBJECT_ROLE
-from billing_desk.ui.models.sort_proxy import SortProxy
 from billing_desk.ui.operations import OperationRunner
+from billing_desk.ui.refresh_while_shown import RefreshWhileShown
 from billing_desk.ui.theme import accent
 
 REFRESH_MS = 10_000
@@ -151,9 +151,7 @@ class ApprovalsView(QWidget):
         self.setAccessibleName("Approvals")
 
         self._approvals = ApprovalsModel(self)
-        self._approvals_proxy = SortProxy(self)
-        self._approvals_proxy.setSourceModel(self._approvals)
-        self._table = read_only_table(self._approvals_proxy, "Corrections waiting for a lead")
+        self._table = read_only_table(self._approvals, "Corrections waiting for a lead")
         self._table.sortByColumn(ApprovalsModel.COL_DEADLINE, Qt.SortOrder.AscendingOrder)
         self._empty = QLabel("Nothing is waiting for a lead.")
         self._empty.setStyleSheet(f"color: {accent('muted').name()}")
@@ -181,9 +179,7 @@ class ApprovalsView(QWidget):
         top.setSizes([700, 460])
 
         self._drafts = DraftsModel(self)
-        self._drafts_proxy = SortProxy(self)
-        self._drafts_proxy.setSourceModel(self._drafts)
-        self._drafts_table = read_only_table(self._drafts_proxy, "Drafts due to finalize")
+        self._drafts_table = read_only_table(self._drafts, "Drafts due to finalize")
         self._drafts_table.sortByColumn(DraftsModel.COL_DUE, Qt.SortOrder.AscendingOrder)
         drafts = QWidget()
         drafts_layout = QVBoxLayout(drafts)
@@ -223,9 +219,7 @@ class ApprovalsView(QWidget):
                 else Qt.ShortcutContext.WidgetShortcut
             )
             shortcut.activated.connect(slot)
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._refresher = RefreshWhileShown(self, self.refresh, every_ms=REFRESH_MS)
         self._show_selected(None)
 
     def _build_detail(self) -> QWidget:
@@ -289,12 +283,11 @@ class ApprovalsView(QWidget):
         )
 
     def showEvent(self, event: QShowEvent) -> None:
-        self._timer.start()
-        self.refresh()
+        self._refresher.shown()
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
+        self._refresher.hidden()
         super().hideEvent(event)
 
     def _on_queues_read(self, snapshot: QueueSnapshot) -> None:
@@ -343,8 +336,8 @@ class ApprovalsView(QWidget):
         return self._select(correction_id)
 
     def _select(self, correction_id: int) -> bool:
-        for row in range(self._approvals_proxy.rowCount()):
-            item = self._approvals_proxy.index(row, 0).data(OBJECT_ROLE)
+        for row in range(self._approvals.rowCount()):
+            item = self._approvals.index(row, 0).data(OBJECT_ROLE)
             if isinstance(item, ApprovalRow) and item.id == correction_id:
                 self._table.selectRow(row)
                 return True

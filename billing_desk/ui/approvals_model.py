@@ -42,9 +42,9 @@ class _RowsModel(RowsTableModel[R]):
 
     def set_rows(self, rows: Sequence[R], now: datetime | None = None) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
         if now is not None:
-            self._now = now
+            self._now = now  # before the rows are sorted: the countdowns read it
+        self._set_given(rows)
         self.endResetModel()
 
     def set_now(self, now: datetime) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -43,6 +43,7 @@ from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.operations import OperationRunner
+from billing_desk.ui.refresh_while_shown import RefreshWhileShown
 from billing_desk.ui.theme import accent
 
 FILTER_DELAY_MS = 300
@@ -84,7 +85,7 @@ class AuditView(QWidget):
         self._actor = actor
         self._runner = runner
         self._generation = 0
-        self._loaded_once = False
+        self._refresher = RefreshWhileShown(self, self.reload)
         self.setAccessibleName("Audit trail")
 
         self._customer = QLineEdit()
@@ -226,10 +227,12 @@ class AuditView(QWidget):
         self._load(self._generation, self.current_filter(), None)
 
     def showEvent(self, event: QShowEvent) -> None:
-        if not self._loaded_once:
-            self._loaded_once = True
-            self.reload()
+        self._refresher.shown()
         super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._refresher.hidden()
+        super().hideEvent(event)
 
     def _load(self, generation: int, flt: AuditFilter, before_seq: int | None) -> None:
         engine = self._engine
@@ -271,8 +274,8 @@ class AuditView(QWidget):
         self.page_loaded.emit()
 
     def _on_bus_changed(self, change: Change) -> None:
-        if self._loaded_once and any(change.touches(k) for k in (AUDIT, CORRECTIONS, SETTINGS)):
-            self.reload()
+        if any(change.touches(k) for k in (AUDIT, CORRECTIONS, SETTINGS)):
+            self._refresher.changed()
 
     def _on_table_selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
         rows = self._table.selectionModel().selectedRows()

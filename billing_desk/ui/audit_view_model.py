@@ -117,7 +117,7 @@ class AuditModel(RowsTableModel[ChainedRow]):
 
     def set_rows(self, rows: Sequence[ChainedRow], has_more: bool = False) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._set_given(rows)
         self._has_more = has_more
         self._fetching = False
         self.endResetModel()
@@ -129,7 +129,7 @@ class AuditModel(RowsTableModel[ChainedRow]):
             return
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-        self._rows.extend(rows)
+        self._extend_given(rows)
         self.endInsertRows()
 
     def fetch_failed(self) -> None:

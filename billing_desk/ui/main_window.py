@@ -50,6 +50,8 @@ TAB_CUSTOMERS, TAB_APPROVALS, TAB_SYNC, TAB_AUDIT = range(4)
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_MS = 5000
+# How long after the window is shown the sync worker starts (see _after_shown).
+WORKER_START_DELAY_MS = 300
 
 
 class MainWindow(QMainWindow):
@@ -369,18 +371,27 @@ class MainWindow(QMainWindow):
 
     def _after_shown(self) -> None:
         self.approvals.refresh()  # the tab's count badge, before anyone opens the tab
-        if self._start_worker and not self._closing:
-            self.start_worker()
+        if self._start_worker:
+            # The worker's start loads the engine and the stripe library: half a second of
+            # imports whose GIL the window would wait behind before its first paint.
+            QTimer.singleShot(WORKER_START_DELAY_MS, self._start_worker_after_shown)
         if self.workspace.start_customer and self.customer.customer_id is None:
             self.open_customer(self.workspace.start_customer)
 
+    def _start_worker_after_shown(self) -> None:
+        if not self._closing:
+            self.start_worker()
+
     def start_worker(self) -> None:
-        config = self.workspace.gateway_config()
-        if config is None or self._sync is not None:
-            if config is None:
-                self._say("No Stripe key: showing the local ledger and cached Stripe data only.")
+        if self._sync is not None:
             return
-        worker = SyncWorker(self.workspace.engine, config, self.workspace.worker_options)
+        if self.workspace.stripe_key() is None:
+            self._say("No Stripe key: showing the local ledger and cached Stripe data only.")
+            return
+        # The worker makes the gateway's config on its own thread (it loads the stripe library).
+        worker = SyncWorker(
+            self.workspace.engine, self.workspace.gateway_config, self.workspace.worker_options
+        )
         worker.bug_found.connect(self.crash_reporter.report)
         worker.state_changed.connect(self._on_worker_state_changed)
         worker.progress_changed.connect(self._on_worker_progress_changed)

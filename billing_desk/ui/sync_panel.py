@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -31,8 +31,8 @@ from billing_desk.ui.bus import SYNC, Change
 from billing_desk.ui.dialogs.lifetime import while_alive
 from billing_desk.ui.dialogs.table_view import read_only_table
 from billing_desk.ui.icons import glyph_pixmap
-from billing_desk.ui.models.sort_proxy import SortProxy
 from billing_desk.ui.operations import OperationRunner
+from billing_desk.ui.refresh_while_shown import RefreshWhileShown
 from billing_desk.ui.sync_panel_chart import CallsChart
 from billing_desk.ui.sync_panel_model import (
     AttentionItem,
@@ -116,9 +116,7 @@ class SyncPanel(QWidget):
         self._chart = CallsChart()
 
         self._model = AttentionModel(self)
-        self._proxy = SortProxy(self)
-        self._proxy.setSourceModel(self._model)
-        self._table = read_only_table(self._proxy, "Operations needing attention")
+        self._table = read_only_table(self._model, "Operations needing attention")
         self._table.sortByColumn(AttentionModel.COL_SINCE, Qt.SortOrder.DescendingOrder)
         self._retry = QPushButton("Retry")
         self._retry.setAccessibleName("Retry the selected operation")
@@ -165,9 +163,7 @@ class SyncPanel(QWidget):
         details_key.setContext(Qt.ShortcutContext.WidgetShortcut)
         details_key.activated.connect(self._on_details_clicked)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._refresher = RefreshWhileShown(self, self.refresh, every_ms=REFRESH_MS)
         self._render_state()
         self._render_figures()
         self._on_selection_changed()
@@ -214,12 +210,11 @@ class SyncPanel(QWidget):
         )
 
     def showEvent(self, event: QShowEvent) -> None:
-        self._timer.start()
-        self.refresh()
+        self._refresher.shown()
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
+        self._refresher.hidden()
         super().hideEvent(event)
 
     # --- rendering --------------------------------------------------------------------------
@@ -355,8 +350,8 @@ class SyncPanel(QWidget):
         return item if isinstance(item, AttentionItem) else None
 
     def _select(self, operation_id: int) -> None:
-        for row in range(self._proxy.rowCount()):
-            index = self._proxy.index(row, 0)
+        for row in range(self._model.rowCount()):
+            index = self._model.index(row, 0)
             item = index.data(AttentionModel.OBJECT_ROLE)
             if isinstance(item, AttentionItem) and item.operation_id == operation_id:
                 self._table.selectRow(row)

@@ -22,9 +22,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import queue
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,14 @@ log = logging.getLogger(__name__)
 PAUSED = "paused"
 STOPPED = "stopped"
 GIL_SWITCH_S = 0.001
+# At most this often does progress cross to the UI thread: the engine reports every operation
+# (dozens a second, in bursts when a group commit lands), and each report the UI thread handles
+# is one more wait for the GIL while the worker is busy. The latest figure always follows.
+PROGRESS_EVERY_S = 0.1
+# Threads for the engine's store work (`asyncio.to_thread`: claims, reads, the group commit).
+# SQLite takes one writer at a time and the GIL one Python thread, so more threads add no speed,
+# only more contenders that the UI thread waits behind for the GIL (asyncio's default is 6 here).
+STORE_THREADS = 2
 
 
 def keep_ui_responsive() -> None:
@@ -87,12 +98,15 @@ class SyncWorker(QObject):
     def __init__(
         self,
         store: Engine,
-        gateway_config: GatewayConfig,
+        gateway_config: GatewayConfig | Callable[[], GatewayConfig | None],
         options: WorkerOptions | None = None,
     ) -> None:
+        """`gateway_config` may be a function making it: it is then called on the worker's
+        thread (making one loads the stripe library, which the UI thread should not wait for).
+        """
         super().__init__()
         self._store = store
-        self._gateway_config = gateway_config
+        self._config_source = gateway_config
         self._options = options or WorkerOptions()
         self._commands: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,6 +122,7 @@ class SyncWorker(QObject):
         # Customers to push once the engine's session is up (it drops requests before that).
         self._wanted: list[str] = []
         self._engine_live = False
+        self._progress: ProgressThrottle | None = None
 
     # Requests from the UI thread: post and return.
 
@@ -142,6 +157,7 @@ class SyncWorker(QObject):
             self._reason = "the sync worker hit a bug; a crash report was saved"
             self.bug_found.emit(exc)
         finally:
+            self._flush_progress()
             self.state_changed.emit(STOPPED, self._reason)
             self.finished.emit()
             thread = QThread.currentThread()
@@ -153,13 +169,23 @@ class SyncWorker(QObject):
         from billing_desk.sync.engine import SyncEngine
 
         install_log_redaction()  # before anything could log a request
+        source = self._config_source
+        config = source() if callable(source) else source
+        if config is None:
+            self._reason = "no Stripe key is configured"
+            return
         freeze_long_lived()  # the engine's modules are loaded: the app's long-lived heap is
         self._loop = asyncio.get_running_loop()
+        # asyncio.run shuts it down (joins its threads) when the loop ends.
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="sync-store")
+        )
+        self._progress = ProgressThrottle(self._loop, self.progress_changed.emit)
         self._stop = asyncio.Event()
         self._resume = asyncio.Event()
         engine = SyncEngine(
             self._store,
-            self._gateway_config,
+            config,
             config=self._options.engine,
             on_progress=self._on_engine_progress,
             on_status=self._on_engine_status,
@@ -169,7 +195,7 @@ class SyncWorker(QObject):
         self._take_commands()
         try:
             # A gateway of our own for on-demand pulls, on the engine's budget and statistics.
-            async with open_gateway(self._gateway_config, engine.limiter, engine.stats) as gw:
+            async with open_gateway(config, engine.limiter, engine.stats) as gw:
                 self._gateway = gw
                 await self._serve(engine)
         finally:
@@ -290,10 +316,51 @@ class SyncWorker(QObject):
         if state == STOPPED:
             return  # the worker says when it stops, with the reason
         self._flush_pushes()
+        self._flush_progress()  # a state ending a pass must not be followed by its progress
         self.state_changed.emit(state, detail or "")
 
     def _on_engine_progress(self, progress: Progress) -> None:
-        self.progress_changed.emit(progress.done, progress.total)
+        if self._progress is not None:
+            self._progress.report(progress.done, progress.total)
+
+    def _flush_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.flush()
+
+
+class ProgressThrottle:
+    """Passes (done, total) on at most every `every_s`, on the loop's thread; the latest report
+    is never lost: it goes at the end of the interval, or at once on `flush()`."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send: Callable[[int, int], object],
+        every_s: float = PROGRESS_EVERY_S,
+    ) -> None:
+        self._loop = loop
+        self._send = send
+        self._every_s = every_s
+        self._pending: tuple[int, int] | None = None
+        self._sent_at = -math.inf
+        self._later: asyncio.TimerHandle | None = None
+
+    def report(self, done: int, total: int) -> None:
+        self._pending = (done, total)
+        wait = self._sent_at + self._every_s - self._loop.time()
+        if wait <= 0:
+            self.flush()
+        elif self._later is None:
+            self._later = self._loop.call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._sent_at = self._loop.time()
+            self._send(*pending)
 
 
 async def _until_either(a: asyncio.Event, b: asyncio.Event) -> None:

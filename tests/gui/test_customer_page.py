@@ -122,7 +122,7 @@ def test_a_line_drills_down_to_its_increments_and_usage_chart(
     with qtbot.wait_signal(page.customer_loaded):
         page.open_customer("c-0002")
     table = page.side_by_side.table
-    index = page.side_by_side.proxy.index(0, m.COL_ITEM)
+    index = page.side_by_side.model.index(0, m.COL_ITEM)
     table.activated.emit(index)
     dialog = page.drilldown
     assert dialog is not None

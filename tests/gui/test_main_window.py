@@ -240,6 +240,7 @@ def test_closing_mid_sync_stops_the_worker_and_loses_nothing(
         seed.add_usage(store, "c-0001", f"item.{k:02d}", [k + 1], unit_amount="3")
     stripe_sandbox.admin.configure(latency_ms=150)
     window = _window(qtbot, store, ui_state, crash_reporter, stripe_sandbox, start_worker=True)
+    qtbot.wait_until(lambda: window.worker is not None)  # it starts once the window is up
     worker = window.worker
     assert worker is not None
     progress: list[int] = []

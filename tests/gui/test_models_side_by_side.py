@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from pytestqt.modeltest import ModelTester
 
 from billing_desk.domain.reconcile import LocalLine, RowStatus, StripeLine, reconcile
 from billing_desk.ui.models import OBJECT_ROLE, SORT_ROLE
 from billing_desk.ui.models import side_by_side as m
-from billing_desk.ui.models.sort_proxy import SortProxy
 
 
 def _line(
@@ -102,14 +101,38 @@ def test_cells_show_money_in_the_currency_and_the_difference_signed() -> None:
     assert model.index(sms, m.COL_DIFFERENCE).data() == "\u22120.75"
 
 
+def _amounts(model: m.SideBySideModel) -> list[object]:
+    return [model.index(r, m.COL_AMOUNT).data(SORT_ROLE) for r in range(model.rowCount())]
+
+
 def test_sorting_uses_native_values_with_empty_cells_last() -> None:
     model = m.SideBySideModel()
     model.set_rows(_rows())
-    proxy = SortProxy()
-    proxy.setSourceModel(model)
-    proxy.sort(m.COL_AMOUNT, Qt.SortOrder.AscendingOrder)
-    amounts = [proxy.index(r, m.COL_AMOUNT).data(SORT_ROLE) for r in range(proxy.rowCount())]
-    assert amounts == [75, 500, 1200, 4000, None]
+    aligned = _amounts(model)
+    model.sort(m.COL_AMOUNT, Qt.SortOrder.AscendingOrder)
+    assert _amounts(model) == [75, 500, 1200, 4000, None]
+    model.sort(m.COL_AMOUNT, Qt.SortOrder.DescendingOrder)
+    assert _amounts(model) == [4000, 1200, 500, 75, None]
+    model.set_rows(_rows())  # new rows keep the order chosen
+    assert _amounts(model) == [4000, 1200, 500, 75, None]
+    model.sort(-1)  # the aligned order again
+    assert _amounts(model) == aligned
+
+
+def test_a_selected_row_stays_selected_when_sorted(qtmodeltester: ModelTester) -> None:
+    model = m.SideBySideModel()
+    model.set_rows(_rows())
+    qtmodeltester.check(model)  # and it watches the layout change that sorting makes
+    selection = QItemSelectionModel(model)
+    target = next(
+        r for r in range(model.rowCount()) if model.index(r, m.COL_AMOUNT).data(SORT_ROLE) == 500
+    )
+    chosen = model.index(target, 0).data(OBJECT_ROLE)
+    selection.select(model.index(target, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    model.sort(m.COL_AMOUNT, Qt.SortOrder.DescendingOrder)
+    (index,) = selection.selectedIndexes()
+    assert index.row() == 2
+    assert index.data(OBJECT_ROLE) is chosen
 
 
 def test_set_rows_resets() -> None:

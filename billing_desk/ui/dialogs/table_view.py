@@ -1,5 +1,6 @@
 """The read-only table the approvals, sync and audit views share: whole-row single selection,
-sorting through the shared sort proxy, one line per row (elided), the last column stretched."""
+sorted by the model itself (RowsTableModel.sort), one line per row (elided), the last column
+stretched."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from billing_desk.domain.reconcile import Reconciliation, RowStatus
 from billing_desk.ui import format as fmt
 from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.models import side_by_side as m
-from billing_desk.ui.models.sort_proxy import SortProxy
 from billing_desk.ui.persist import UiState
 from billing_desk.ui.status_style import style_for
 from billing_desk.ui.theme import accent
@@ -51,8 +50,6 @@ class SideBySideView(QWidget):
         super().__init__(parent)
         self._ui_state = ui_state
         self.model = m.SideBySideModel(self)
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(self.model)
         self.local_caption = QLabel("Local ledger")
         self.stripe_caption = QLabel("Stripe invoice")
         for caption in (self.local_caption, self.stripe_caption):
@@ -67,7 +64,7 @@ class SideBySideView(QWidget):
 
         self.table = QTableView()
         self.table.setAccessibleName("Local lines beside the Stripe invoice")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the aligned order by default
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -117,8 +114,8 @@ class SideBySideView(QWidget):
         self.stripe_caption.setText(stripe_caption)
         self._show_totals(reconciliation, currency)
         if keep:
-            for r in range(self.proxy.rowCount()):
-                row: m.LineRow = self.proxy.index(r, 0).data(OBJECT_ROLE)
+            for r in range(self.model.rowCount()):
+                row: m.LineRow = self.model.index(r, 0).data(OBJECT_ROLE)
                 if row.line_ids == keep:
                     self.table.selectRow(r)
                     break
