@@ -9,7 +9,8 @@ least 1. A 429 pauses every sender at once.
 Two modes:
 - fixed: `RateLimiter(rate)`; `rate` may be changed at any time.
 - leased (`RateLimiter.leased()`, the sync engine's): requests start only under a lease —
-  `grant(rate, until)`: this rate, and no start at or after `until` (this limiter's clock). The
+  `grant(rate, until, window)`: this rate (per `window`, WINDOW unless a wider one keeps more
+  clear), and no start at or after `until` (this limiter's clock). The
   engine obtains leases from the store, where several workers split one account's budget; a
   lease that is not renewed in time simply stops this process sending. With no valid lease a
   sender calls `on_lease_needed` (the engine renews at its own pace), else waits for a grant.
@@ -35,10 +36,11 @@ CATCH_UP = 0.25
 WINDOW = 1.0 * MARGIN
 
 
-def spacing(rate: float) -> float:
-    """Seconds between two request starts at `rate` requests per second."""
+def spacing(rate: float, window: float = WINDOW) -> float:
+    """Seconds between two request starts at `rate` requests per second, `window` counted as a
+    second (so that a steady stream fills the window exactly)."""
     per_second = math.floor(rate) if rate >= 1 else rate
-    return MARGIN / per_second
+    return window / per_second
 
 
 class RateLimiter:
@@ -51,10 +53,11 @@ class RateLimiter:
     ) -> None:
         self._rate = self._checked(rate)
         self._until = math.inf  # fixed mode: never runs out
+        self._window = WINDOW
         self._clock = clock
         self._sleep = sleep
         self._next_start = 0.0
-        self._recent: deque[float] = deque()  # starts within the last WINDOW seconds
+        self._recent: deque[float] = deque()  # starts within the last window
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
         self._granted: asyncio.Event | None = None
@@ -94,6 +97,10 @@ class RateLimiter:
         """When the current lease runs out (this limiter's clock); infinite in fixed mode."""
         return self._until
 
+    @property
+    def window(self) -> float:
+        return self._window
+
     def now(self) -> float:
         return self._clock()
 
@@ -101,15 +108,17 @@ class RateLimiter:
         """A lease is in force: a request may start (once the rate allows)."""
         return self._rate > 0 and self._clock() < self._until
 
-    def grant(self, rate: float, until: float) -> None:
-        """Lease: at most `rate` starts per second (0: none), and none at or after `until`.
+    def grant(self, rate: float, until: float, window: float = WINDOW) -> None:
+        """Lease: at most `rate` starts per `window` (0: none), and none at or after `until`.
 
-        Lowering the rate takes effect for the very next start: the one-second window of
-        recent starts is kept, so the new rate holds from here on, whatever was sent before.
+        Lowering the rate takes effect for the very next start: the record of recent starts is
+        kept, so the new rate holds from here on, whatever was sent before.
         """
         if rate < 0 or math.isnan(rate):
             raise ValueError(f"a granted rate cannot be negative, got {rate!r}")
-        self._rate, self._until = float(rate), until
+        if window < 1:
+            raise ValueError(f"a window must be at least Stripe's second, got {window!r}")
+        self._rate, self._until, self._window = float(rate), until, window
         if self._granted is not None and self.can_send():
             self._granted.set()
 
@@ -138,18 +147,19 @@ class RateLimiter:
                     else:
                         await granted.wait()
                     continue
-                # `start + WINDOW` against `now` in both places, so that rounding can never
+                # `start + window` against `now` in both places, so that rounding can never
                 # leave a start in the window yet call the wait over.
-                while self._recent and self._recent[0] + WINDOW <= now:
+                window = self._window
+                while self._recent and self._recent[0] + window <= now:
                     self._recent.popleft()
                 wait = max(self._next_start, self._paused_until) - now
                 cap = max(1, math.floor(self._rate))
                 if len(self._recent) >= cap:
                     # After a lowered rate the window may hold more than `cap`: wait until
                     # enough of them have left it.
-                    wait = max(wait, self._recent[-cap] + WINDOW - now)
+                    wait = max(wait, self._recent[-cap] + window - now)
                 if wait <= 0:
-                    gap = spacing(self._rate)
+                    gap = spacing(self._rate, window)
                     # Keep to the schedule: a sender that woke late (a busy loop, a stalled
                     # thread) may catch up on the slots it missed, up to CATCH_UP seconds'
                     # worth, so stalls do not cost the rate. Longer gaps mean we were idle:

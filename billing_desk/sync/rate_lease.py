@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Between a request's start (our clock) and its arrival at Stripe, and for the clocks' drift.
 MARGIN_S = 0.25
+# Several processes' requests bunch up on their way to Stripe each in their own way (their
+# loops, the network): while the budget is shared, each share keeps 5% clear (the limiter's
+# WINDOW keeps 2%, enough for one stream; a worker alone keeps its whole budget's pace).
+SHARED_WINDOW = 1.05
 # A lease outlives this many missed heartbeats before the worker stops sending.
 BEATS_OF_SLACK = 5
 
@@ -53,9 +57,11 @@ class LeaseKeeper:
         self._budget = budget
         self._beat_s = beat.total_seconds()
         usable_s = BEATS_OF_SLACK * self._beat_s
-        self.ttl = timedelta(seconds=WINDOW + MARGIN_S + usable_s)
+        # The store counts a share a window (the widest the limiter may use) and a margin past
+        # the last moment the worker may start a request under it.
+        self._hold = timedelta(seconds=max(WINDOW, SHARED_WINDOW) + MARGIN_S)
+        self.ttl = self._hold + timedelta(seconds=usable_s)
         self._usable_s = usable_s
-        self._hold = timedelta(seconds=WINDOW + MARGIN_S)
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._last_try = -math.inf
@@ -78,7 +84,7 @@ class LeaseKeeper:
             if share.rate > share.fair:
                 # Others want their share: slow down first, then let the store know (it keeps
                 # what we gave up counted for a window, the time our past starts stay visible).
-                self.limiter.grant(share.fair, self.limiter.until)
+                self.limiter.grant(share.fair, self.limiter.until, SHARED_WINDOW)
                 await self._take()
 
     async def _take(self) -> rate_lease_repo.Share:
@@ -98,7 +104,8 @@ class LeaseKeeper:
         self._inflight = asyncio.ensure_future(asyncio.to_thread(take))
         share = await asyncio.shield(self._inflight)
         # Committed: only now may the limiter use the (possibly larger) rate.
-        self.limiter.grant(share.rate, started + self._usable_s)
+        window = WINDOW if share.wanting == 1 else SHARED_WINDOW
+        self.limiter.grant(share.rate, started + self._usable_s, window)
         return share
 
     async def wanted(self) -> None:

@@ -88,27 +88,48 @@ def test_a_granted_rate_cannot_be_negative() -> None:
 
 @given(
     st.lists(
-        st.tuples(st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=60)),
+        st.tuples(
+            st.integers(min_value=1, max_value=40),
+            st.integers(min_value=1, max_value=60),
+            st.sampled_from([WINDOW, 1.05]),
+        ),
         min_size=1,
         max_size=6,
     )
 )
-def test_a_new_rate_holds_from_the_next_start(changes: list[tuple[int, int]]) -> None:
-    """Whatever went before, no window (of the limiter's WINDOW, a little over a second) that
-    ends at a start holds more starts than the rate in force at that start (so lowering the
-    rate first, then giving the difference up a window later, is safe)."""
+def test_a_new_rate_holds_from_the_next_start(changes: list[tuple[int, int, float]]) -> None:
+    """Whatever went before, no window (the one in force, a little over a second) that ends at
+    a start holds more starts than the rate in force at that start (so lowering the rate first,
+    then giving the difference up a window later, is safe)."""
     fake = FakeTime()
     limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
-    starts: list[tuple[float, int]] = []
+    starts: list[tuple[float, int, float]] = []
 
     async def run() -> None:
-        for rate, count in changes:
-            limiter.grant(rate, math.inf)
+        for rate, count, window in changes:
+            limiter.grant(rate, math.inf, window)
             for _ in range(count):
-                starts.append((await limiter.acquire(), rate))
+                starts.append((await limiter.acquire(), rate, window))
 
     asyncio.run(run())
-    for i, (t, rate) in enumerate(starts):
-        # (t - WINDOW, t]; a start a whole window before is out of it (to the float's precision).
-        in_window = sum(1 for u, _ in starts[: i + 1] if u > t - WINDOW + 1e-9)
+    for i, (t, rate, window) in enumerate(starts):
+        # (t - window, t]; a start a whole window before is out of it (to the float's precision).
+        in_window = sum(1 for u, _, _ in starts[: i + 1] if u > t - window + 1e-9)
         assert in_window <= rate
+
+
+def test_a_wider_window_keeps_a_steady_stream_at_its_pace() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter.leased(clock=fake.clock, sleep=fake.sleep)
+    limiter.grant(20, math.inf, 1.05)
+
+    async def run() -> list[float]:
+        return [await limiter.acquire() for _ in range(41)]
+
+    times = asyncio.run(run())
+    assert times[-1] == pytest.approx(2 * 1.05)  # 40 gaps, evenly spaced: no bursts and waits
+
+
+def test_a_window_shorter_than_a_second_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least"):
+        RateLimiter.leased().grant(10, math.inf, 0.9)
