@@ -30,6 +30,7 @@ from billing_desk.stripe_gateway.types import StripeInvoiceItem
 from billing_desk.sync import results, rollup
 from billing_desk.sync.context import OpContext
 from billing_desk.sync.faults import kill_point
+from billing_desk.sync.item_cache import record_item
 from billing_desk.sync.results import Result, Status
 
 
@@ -208,20 +209,9 @@ async def run(ctx: OpContext, op: sync_repo.ClaimedOp, planned: Plan | None = No
 def _cache(
     s: Session, request: dict[str, Any], item: StripeInvoiceItem | None, now: datetime
 ) -> None:
-    """Stripe's answer into the cache, so the side-by-side view shows the line in sync at once
-    (Stripe sends no event when a pending item is updated; a pull would come much later)."""
+    """Stripe's answer into the cache (`item_cache`): the line's item, or its deletion."""
     if item is not None:
-        stripe_cache_repo.record_pushed_item(
-            s,
-            item_id=item.id,
-            stripe_customer=item.customer,
-            invoice=item.invoice,
-            amount=item.amount,
-            currency=item.currency,
-            description=item.description,
-            metadata=item.metadata,
-            at=now,
-        )
+        record_item(s, item, now)
     elif request["action"] == "delete":
         stripe_cache_repo.mark_deleted(s, StripeInvoiceItemCache, [request["item"]], now)
 

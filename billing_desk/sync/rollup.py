@@ -38,6 +38,7 @@ from billing_desk.stripe_gateway.types import StripeInvoiceItem
 from billing_desk.sync import results
 from billing_desk.sync.context import OpContext
 from billing_desk.sync.faults import kill_point
+from billing_desk.sync.item_cache import record_item
 from billing_desk.sync.results import Result, Status
 
 LIMIT = 250
@@ -226,20 +227,9 @@ class _Answer:
 
 
 def _cache(s: Session, answer: _Answer, now: datetime) -> None:
-    """Stripe's answers into the cache (as `push._cache` does for a line's own item)."""
-    item = answer.item
-    if item is not None:
-        stripe_cache_repo.record_pushed_item(
-            s,
-            item_id=item.id,
-            stripe_customer=item.customer,
-            invoice=item.invoice,
-            amount=item.amount,
-            currency=item.currency,
-            description=item.description,
-            metadata=item.metadata,
-            at=now,
-        )
+    """Stripe's answers into the cache (the group's item, the items deleted on the way)."""
+    if answer.item is not None:
+        record_item(s, answer.item, now)
     stripe_cache_repo.mark_deleted(s, StripeInvoiceItemCache, answer.deleted, now)
 
 

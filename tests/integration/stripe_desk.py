@@ -24,21 +24,11 @@ from billing_desk.store.models.corrections import Correction
 from billing_desk.store.models.sync import PeriodInvoice
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
-from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import PassSummary, SyncEngine
 from tests.integration.corrections_support import add_staff, proposal
-from tests.integration.sync_seed import seed
+from tests.integration.sync_seed import FAST, seed
 
 PERIOD = "2026-10"
-FAST = EngineConfig(
-    lease=timedelta(seconds=10),
-    heartbeat=timedelta(milliseconds=200),
-    backoff_base=timedelta(milliseconds=50),
-    backoff_cap=timedelta(milliseconds=400),
-    defer=timedelta(milliseconds=50),
-    pass_patience=timedelta(seconds=10),
-    rate_limit=200.0,
-)
 # A draft under review for a day; finalized as soon as it is made.
 DRAFT = timedelta(days=1)
 AT_ONCE = timedelta(0)

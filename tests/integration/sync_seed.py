@@ -4,7 +4,7 @@ ingest queues them (`queue_line_pushes`), for the sync engine's tests and benchm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Engine, select
@@ -12,8 +12,19 @@ from sqlalchemy import Engine, select
 from billing_desk.store.models import Customer, Line
 from billing_desk.store.outbox_queue import LineChange, queue_line_pushes
 from billing_desk.store.uow import UnitOfWork
+from billing_desk.sync.context import EngineConfig
 
 NOW = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+# An engine for tests: short leases, heartbeats and backoffs, and a budget the sandbox allows.
+FAST = EngineConfig(
+    lease=timedelta(seconds=10),
+    heartbeat=timedelta(milliseconds=200),
+    backoff_base=timedelta(milliseconds=50),
+    backoff_cap=timedelta(milliseconds=400),
+    defer=timedelta(milliseconds=50),
+    pass_patience=timedelta(seconds=10),
+    rate_limit=200.0,
+)
 
 
 def amount_of(quantity: Decimal, unit_amount: Decimal) -> int:

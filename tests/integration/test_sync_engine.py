@@ -24,19 +24,9 @@ from billing_desk.store.sync_ops import (
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy, StripeKeyRejected
 from billing_desk.sync.clock import SystemClock
-from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import PassSummary, SyncEngine
-from tests.integration.sync_seed import bump, seed, void
+from tests.integration.sync_seed import FAST, bump, seed, void
 
-FAST = EngineConfig(
-    lease=timedelta(seconds=10),
-    heartbeat=timedelta(milliseconds=200),
-    backoff_base=timedelta(milliseconds=50),
-    backoff_cap=timedelta(milliseconds=400),
-    defer=timedelta(milliseconds=50),
-    pass_patience=timedelta(seconds=10),
-    rate_limit=200.0,
-)
 NOW_SETTINGS = Settings(sync_interval=timedelta(0))
 
 

@@ -25,20 +25,10 @@ from billing_desk.store.models.corrections import AuditRow
 from billing_desk.store.models.stripe_cache import StripeInvoiceItemCache
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
-from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import PassSummary, SyncEngine
-from tests.integration.sync_seed import bump, seed, void
+from tests.integration.sync_seed import FAST, bump, seed, void
 
 PERIOD = "2026-10"
-FAST = EngineConfig(
-    lease=timedelta(seconds=10),
-    heartbeat=timedelta(milliseconds=200),
-    backoff_base=timedelta(milliseconds=50),
-    backoff_cap=timedelta(milliseconds=400),
-    defer=timedelta(milliseconds=50),
-    pass_patience=timedelta(seconds=10),
-    rate_limit=200.0,
-)
 
 
 def run_once(engine: Engine, sandbox: Any) -> PassSummary:

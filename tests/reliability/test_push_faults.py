@@ -21,9 +21,8 @@ from billing_desk.stripe_gateway import RetryPolicy
 from billing_desk.sync.clock import SimulatedClock
 from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import PassSummary, SyncEngine
-from tests.integration.sync_seed import bump, seed, void
+from tests.integration.sync_seed import FAST, bump, seed, void
 from tests.integration.test_sync_engine import (
-    FAST,
     assert_stripe_matches_ledger,
     local_state,
     make_engine,
