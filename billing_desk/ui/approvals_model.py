@@ -34,24 +34,39 @@ def deadline_text(due_at: datetime | None, now: datetime) -> str:
 
 
 class _RowsModel(RowsTableModel[R]):
-    """Rows with countdowns, read against a clock the view sets."""
+    """Rows with countdowns (column 0), read against a clock the view sets."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._now = datetime.now(UTC)
 
     def set_rows(self, rows: Sequence[R], now: datetime | None = None) -> None:
-        self.beginResetModel()
+        before = self._now
         if now is not None:
-            self._now = now  # before the rows are sorted: the countdowns read it
-        self._set_given(rows)
-        self.endResetModel()
+            self._now = now  # before the rows are placed: the countdowns read it
+        super().set_rows(rows)
+        self._countdowns_moved(before)
 
     def set_now(self, now: datetime) -> None:
-        """Move the clock the countdowns are read against (one dataChanged for the column)."""
+        """Move the clock the countdowns are read against."""
+        before, self._now = self._now, now
+        self._countdowns_moved(before)
+
+    def _countdowns_moved(self, before: datetime) -> None:
+        """One dataChanged over the countdowns whose text the new clock changed (most keep
+        theirs: they are read to the minute)."""
+        if before == self._now or not self._rows:
+            return
+        now = self._now
+        texts = [self._display(row, 0) for row in self._rows]
+        self._now = before
+        changed = [n for n, row in enumerate(self._rows) if self._display(row, 0) != texts[n]]
         self._now = now
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+        if changed:
+            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], 0))
+
+    def _display(self, row: R, col: int) -> str:
+        raise NotImplementedError
 
 
 class ApprovalsModel(_RowsModel[ApprovalRow]):

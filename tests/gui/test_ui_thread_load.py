@@ -1,21 +1,27 @@
 """What keeps the UI thread's share of the work small while the sync worker runs: progress
 throttled on the worker's side, the gateway (and the stripe library) made on the worker's
-thread, views re-read only while shown."""
+thread, views re-read only while shown, re-read rows told to the views as changes (not resets)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QWidget
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from billing_desk.stripe_gateway import GatewayConfig
+from billing_desk.ui.models import OBJECT_ROLE
 from billing_desk.ui.refresh_while_shown import RefreshWhileShown
+from billing_desk.ui.sync_panel_model import AttentionItem, AttentionModel
 from billing_desk.ui.sync_worker import ProgressThrottle, SyncThread, SyncWorker
 
 WAIT_MS = 10_000
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def _throttled(
@@ -137,3 +143,46 @@ def test_a_periodic_view_reads_on_every_show_and_on_its_timer_only_while_shown(
     assert view.reads == reads
     view.show()
     assert view.reads == reads + 1
+
+
+def _op(operation_id: int, attempts: int = 1) -> AttentionItem:
+    return AttentionItem(
+        operation_id, f"c-{operation_id:04d}", "push", attempts, "refused", NOW, "2026-10"
+    )
+
+
+def _ids(model: AttentionModel) -> list[int]:
+    return [row.operation_id for row in model.rows()]
+
+
+def test_new_rows_arrive_as_inserts_removals_and_changes_not_a_reset(
+    qtmodeltester: ModelTester,
+) -> None:
+    model = AttentionModel()
+    model.sort(AttentionModel.COL_CUSTOMER, Qt.SortOrder.AscendingOrder)
+    model.set_rows([_op(n) for n in range(1, 101)])
+    qtmodeltester.check(model)  # and it checks every change that follows
+    selection = QItemSelectionModel(model)
+    selection.select(model.index(49, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    resets: list[int] = []
+    changes: list[tuple[str, int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _p, first, last: changes.append(("insert", first, last)))
+    model.rowsRemoved.connect(lambda _p, first, last: changes.append(("remove", first, last)))
+    model.dataChanged.connect(lambda a, b: changes.append(("change", a.row(), b.row())))
+
+    # Re-read: 1 and 2 gone, 7 retried once more, 101 and 102 new (sorted to the end).
+    model.set_rows([_op(7, 2) if n == 7 else _op(n) for n in range(3, 103)])
+
+    assert not resets
+    assert _ids(model) == list(range(3, 103))
+    # Told from the end, so each position is the row's place at that moment.
+    assert changes == [("insert", 100, 101), ("change", 6, 6), ("remove", 0, 1)]
+    (kept,) = selection.selectedIndexes()
+    assert kept.data(OBJECT_ROLE).operation_id == 50  # the selection followed its row
+
+    model.set_rows(list(reversed(model.rows())))  # the same rows: nothing to tell
+    assert not resets
+    assert len(changes) == 3
+    model.set_rows([_op(n) for n in range(500, 600)])  # all new: one reset says it best
+    assert resets == [1]

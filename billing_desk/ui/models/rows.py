@@ -14,6 +14,7 @@ when a column mixes kinds; equal values keep the order `set_rows` gave. Column -
 from __future__ import annotations
 
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
@@ -39,9 +40,40 @@ class RowsTableModel(QAbstractTableModel, Generic[R]):
         self._sort_order = Qt.SortOrder.AscendingOrder
 
     def set_rows(self, rows: Sequence[R]) -> None:
-        self.beginResetModel()
-        self._set_given(rows)
-        self.endResetModel()
+        """Show `rows`, in the current sort order. Rows already shown stay put: the update is
+        told to the views as the rows removed, inserted and changed, not as a reset, so a view
+        repaints (and asks the model, in Python, about) only the changed rows it shows — a
+        list re-read every few seconds while the worker holds the GIL mostly has none."""
+        old = self._rows
+        given = list(rows)
+        self._given, self._rows = given, given
+        shown = self._order()
+        new = [given[g] for g in shown]
+        self._rows = old
+        steps = _edits(old, new) if old and new else None
+        if steps is None:
+            self.beginResetModel()
+            self._given = given
+            self._show(shown)
+            self.endResetModel()
+            return
+        last = self.columnCount() - 1
+        for tag, i1, i2, j1, j2 in reversed(steps):  # from the end: earlier rows keep their place
+            if tag == "equal":
+                continue
+            if tag == "replace" and i2 - i1 == j2 - j1:
+                self._rows[i1:i2] = new[j1:j2]
+                self.dataChanged.emit(self.index(i1, 0), self.index(i2 - 1, last))
+                continue
+            if i2 > i1:
+                self.beginRemoveRows(QModelIndex(), i1, i2 - 1)
+                del self._rows[i1:i2]
+                self.endRemoveRows()
+            if j2 > j1:
+                self.beginInsertRows(QModelIndex(), i1, i1 + j2 - j1 - 1)
+                self._rows[i1:i1] = new[j1:j2]
+                self.endInsertRows()
+        self._given, self._shown, self._rows = given, shown, new
 
     def _set_given(self, rows: Sequence[R]) -> None:
         """For subclasses' own resets: take `rows`, shown in the current sort order."""
@@ -53,7 +85,7 @@ class RowsTableModel(QAbstractTableModel, Generic[R]):
         start = len(self._given)
         self._given.extend(rows)
         self._shown.extend(range(start, len(self._given)))
-        self._rows.extend(rows)
+        self._rows = [*self._rows, *rows]
 
     def _show(self, shown: list[int]) -> None:
         self._shown = shown
@@ -109,3 +141,15 @@ class RowsTableModel(QAbstractTableModel, Generic[R]):
         except TypeError:  # mixed kinds in one column: compare their text
             filled.sort(key=lambda n: str(values[n]), reverse=descending)
         return filled + empty
+
+
+def _edits(old: list[R], new: list[R]) -> Sequence[tuple[str, int, int, int, int]] | None:
+    """The steps from `old` to `new` (difflib's opcodes); None when the rows cannot be compared
+    that way (unhashable) or hardly any stayed (a reset is then the cheaper message)."""
+    try:
+        matcher = SequenceMatcher(None, old, new, autojunk=False)
+        steps = matcher.get_opcodes()
+    except TypeError:
+        return None
+    kept = sum(i2 - i1 for tag, i1, i2, _, _ in steps if tag == "equal")
+    return steps if kept * 2 >= min(len(old), len(new)) else None
