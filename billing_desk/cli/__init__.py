@@ -21,13 +21,18 @@ from billing_desk.domain.errors import BillingDeskError
 __all__ = ["build_parser", "main"]
 
 
+# The app's own options, which may follow the `--demo` shorthand without naming `gui`.
+_GUI_OPTIONS = ("--screenshot", "--customer")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(argv if argv is not None else sys.argv[1:])
+    args = parser.parse_args(gui_implied(words, parser.commands))
     options = RuntimeOptions.resolve(args.db, args.as_user, args.stripe_base, args.json)
     ctx = Context(options, named_user=args.as_user or os.environ.get(ENV_USER) or None)
     if args.command is None:
-        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
+        args = parser.parse_args([*words, "gui"])
     try:
         code: int = args.handler(ctx, args)
     except BillingDeskError as exc:
@@ -38,3 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         ctx.close()
     return code
+
+
+def gui_implied(words: list[str], commands: frozenset[str]) -> list[str]:
+    """`billing-desk --demo --screenshot X` is `billing-desk gui --demo --screenshot X`: with no
+    command named, the app's own options start an implied `gui`."""
+    if commands.intersection(words):
+        return words
+    for at, word in enumerate(words):
+        if word.split("=", 1)[0] in _GUI_OPTIONS:
+            return [*words[:at], "gui", *words[at:]]
+    return words

@@ -40,12 +40,15 @@ class Lazy:
 
 
 class _Parser(argparse.ArgumentParser):
+    # The command names (top-level parser only).
+    commands: frozenset[str] = frozenset()
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog="billing-desk",
         description="Billing Desk: the local usage ledger and support desk over Stripe.",
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         _sandbox,
     ):
         register(sub)
+    parser.commands = frozenset(sub.choices)
     return parser
 
 
