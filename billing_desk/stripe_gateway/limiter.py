@@ -34,6 +34,9 @@ CATCH_UP = 0.25
 # more than the rate. At a steady rate the spacing (MARGIN / rate) fills exactly this window,
 # so keeping it costs nothing; it only trims bursts (catching up after a stall).
 WINDOW = 1.0 * MARGIN
+# Starts are remembered this long whatever the window in force, so that a window widened by a new
+# lease still counts the starts a narrower one had already let go of.
+MAX_WINDOW = 2.0
 
 
 def spacing(rate: float, window: float = WINDOW) -> float:
@@ -57,7 +60,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_start = 0.0
-        self._recent: deque[float] = deque()  # starts within the last window
+        self._recent: deque[float] = deque()  # starts within the last MAX_WINDOW
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
         self._granted: asyncio.Event | None = None
@@ -116,8 +119,8 @@ class RateLimiter:
         """
         if rate < 0 or math.isnan(rate):
             raise ValueError(f"a granted rate cannot be negative, got {rate!r}")
-        if window < 1:
-            raise ValueError(f"a window must be at least Stripe's second, got {window!r}")
+        if not 1 <= window <= MAX_WINDOW:
+            raise ValueError(f"a window must be 1 to {MAX_WINDOW} seconds, got {window!r}")
         self._rate, self._until, self._window = float(rate), until, window
         if self._granted is not None and self.can_send():
             self._granted.set()
@@ -150,13 +153,14 @@ class RateLimiter:
                 # `start + window` against `now` in both places, so that rounding can never
                 # leave a start in the window yet call the wait over.
                 window = self._window
-                while self._recent and self._recent[0] + window <= now:
+                while self._recent and self._recent[0] + MAX_WINDOW <= now:
                     self._recent.popleft()
                 wait = max(self._next_start, self._paused_until) - now
                 cap = max(1, math.floor(self._rate))
-                if len(self._recent) >= cap:
-                    # After a lowered rate the window may hold more than `cap`: wait until
-                    # enough of them have left it.
+                # Starts are in time order: the window holds `cap` of them if the cap-th latest
+                # is still in it. After a lowered rate (or a widened window) it may hold more:
+                # wait until enough of them have left it.
+                if len(self._recent) >= cap and self._recent[-cap] + window > now:
                     wait = max(wait, self._recent[-cap] + window - now)
                 if wait <= 0:
                     gap = spacing(self._rate, window)

@@ -19,7 +19,6 @@ from billing_desk.store.models import Customer, OutboxOperation
 from billing_desk.store.models.corrections import AuditRow
 from billing_desk.store.uow import UnitOfWork
 from billing_desk.stripe_gateway import GatewayConfig, RetryPolicy
-from billing_desk.sync.context import EngineConfig
 from billing_desk.sync.engine import SyncEngine
 from billing_desk.ui.adapters import retry_operation
 from billing_desk.ui.bus import ChangeBus
@@ -30,18 +29,9 @@ from billing_desk.ui.sync_panel_reads import read_sync_figures
 from billing_desk.ui.sync_panel_status import SyncNotifier, SyncStatusWidget
 from billing_desk.ui.sync_worker import SyncThread, SyncWorker, WorkerOptions
 from tests.conftest import StripeSandbox
-from tests.integration.sync_seed import seed
+from tests.integration.sync_seed import FAST, seed
 
 WAIT_MS = 20_000
-FAST = EngineConfig(
-    lease=timedelta(seconds=10),
-    heartbeat=timedelta(milliseconds=200),
-    backoff_base=timedelta(milliseconds=50),
-    backoff_cap=timedelta(milliseconds=400),
-    defer=timedelta(milliseconds=50),
-    pass_patience=timedelta(seconds=10),
-    rate_limit=200.0,
-)
 RETRY = RetryPolicy(attempts=3, base_s=0.02, cap_s=0.1)
 
 

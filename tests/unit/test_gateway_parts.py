@@ -25,19 +25,7 @@ from billing_desk.stripe_gateway import (
 )
 from billing_desk.stripe_gateway.client import GatewayConfig
 from billing_desk.stripe_gateway.errors import classify
-
-
-class FakeTime:
-    """A clock that only moves when the limiter sleeps: pacing measured exactly."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fake_time import FakeTime
 
 
 def starts(rate: float, count: int, pause_at: int | None = None) -> list[float]:

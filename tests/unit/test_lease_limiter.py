@@ -12,19 +12,7 @@ from hypothesis import strategies as st
 
 from billing_desk.stripe_gateway import RateLimiter
 from billing_desk.stripe_gateway.limiter import WINDOW
-
-
-class FakeTime:
-    """A clock that only moves when the limiter (or a lease keeper) sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fake_time import FakeTime
 
 
 def test_nothing_starts_without_a_lease_and_the_sender_asks_for_one() -> None:
@@ -130,6 +118,7 @@ def test_a_wider_window_keeps_a_steady_stream_at_its_pace() -> None:
     assert times[-1] == pytest.approx(2 * 1.05)  # 40 gaps, evenly spaced: no bursts and waits
 
 
-def test_a_window_shorter_than_a_second_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least"):
-        RateLimiter.leased().grant(10, math.inf, 0.9)
+@pytest.mark.parametrize("window", [0.9, 2.5])
+def test_a_window_outside_what_the_limiter_remembers_is_refused(window: float) -> None:
+    with pytest.raises(ValueError, match=r"a window must be 1 to 2\.0 seconds"):
+        RateLimiter.leased().grant(10, math.inf, window)
