@@ -405,23 +405,30 @@ def sandbox_process(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+def _closed_store(path: Path, name: str, customers: int, lines: int) -> Engine:
+    """A store whose period is closed: every customer's draft is waiting to be made."""
+    from billing_desk.services.close import close_period
+    from billing_desk.store.migrate import open_store
+    from billing_desk.store.uow import UnitOfWork
+    from tests.gui import seed
+
+    engine = open_store(f"sqlite:///{path}")
+    seed.add_customers(engine, [seed.customer(i, f"{name} {i}") for i in range(customers)])
+    seed.ingest_rows(engine, _close_out_usage(customers, lines))
+    with UnitOfWork(engine, write=True) as uow:
+        close_period(uow, seed.PERIOD, datetime.now(UTC), timedelta(days=1))
+    return engine
+
+
 def test_ui_thread_never_stalls_during_a_close_out(
     bench_size: str, sandbox_process: str, ui_state: object, tmp_path: Path, qapp: QApplication
 ) -> None:
     from billing_desk.sandbox import SandboxAdmin, new_test_key
-    from billing_desk.services.close import close_period
-    from billing_desk.store.migrate import open_store
-    from billing_desk.store.uow import UnitOfWork
     from billing_desk.sync.context import EngineConfig
     from billing_desk.ui.sync_worker import WorkerOptions
-    from tests.gui import seed
 
     customers, lines = CLOSE_OUT[bench_size]
-    engine = open_store(f"sqlite:///{tmp_path / 'closeout.sqlite3'}")
-    seed.add_customers(engine, [seed.customer(i, f"Close Co {i}") for i in range(customers)])
-    seed.ingest_rows(engine, _close_out_usage(customers, lines))
-    with UnitOfWork(engine, write=True) as uow:
-        close_period(uow, seed.PERIOD, datetime.now(UTC), timedelta(days=1))
+    engine = _closed_store(tmp_path / "closeout.sqlite3", "Close Co", customers, lines)
     key = new_test_key()
     admin = SandboxAdmin(sandbox_process, key)
 
@@ -480,19 +487,11 @@ def test_closing_mid_sync_stops_the_worker_within_5_s(
     bench_size: str, sandbox_process: str, ui_state: object, tmp_path: Path, qapp: QApplication
 ) -> None:
     from billing_desk.sandbox import SandboxAdmin, new_test_key
-    from billing_desk.services.close import close_period
-    from billing_desk.store.migrate import open_store
-    from billing_desk.store.uow import UnitOfWork
     from billing_desk.sync.context import EngineConfig
     from billing_desk.ui.sync_worker import WorkerOptions
-    from tests.gui import seed
 
     customers, lines = CLOSE_OUT[bench_size]
-    engine = open_store(f"sqlite:///{tmp_path / 'stop.sqlite3'}")
-    seed.add_customers(engine, [seed.customer(i, f"Stop Co {i}") for i in range(customers)])
-    seed.ingest_rows(engine, _close_out_usage(customers, lines))
-    with UnitOfWork(engine, write=True) as uow:
-        close_period(uow, seed.PERIOD, datetime.now(UTC), timedelta(days=1))
+    engine = _closed_store(tmp_path / "stop.sqlite3", "Stop Co", customers, lines)
     key = new_test_key()
     SandboxAdmin(sandbox_process, key).configure(latency_ms=120)  # requests are in flight
     options = WorkerOptions(engine=EngineConfig(rate_limit=80.0), events_every_s=3600)
